@@ -1,0 +1,8 @@
+"""kansci: symbolic discovery with Kolmogorov-Arnold Networks (KAN 2.0), fast."""
+from ._data import create_dataset as create_dataset
+from ._model import KAN as KAN
+from ._model import MultKAN as MultKAN
+from ._symbolic_lib import SYMBOLIC_LIB as SYMBOLIC_LIB
+from ._symbolic_lib import add_symbolic as add_symbolic
+
+__version__ = "0.1.0"

@@ -1,0 +1,234 @@
+"""One KAN layer: a B-spline edge per (input, output) pair plus an optional symbolic branch.
+
+Edge (i, o):  phi(x) = mask * (scale_base * base(x) + scale_sp * sum_m coef_m B_m(x))
+                      + sym_mask * (c * f(a x + b) + d)
+The spline part of the whole layer is one matmul of the input features (see ``_spline``) with a
+weight matrix built from the parameters, so no (batch, out, in) tensor is formed in training.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ._fused import SplineLayer
+from ._spline import basis_table, features, fit_coef, grid_from_samples, refit_coef, uniform_grid
+from ._symbolic_lib import get_function
+
+
+class KANLayer(nn.Module):
+    """A layer of ``in_dim * out_dim`` learnable edges.
+
+    Parameters: coef (in, out, G+k), scale_base (in, out), scale_sp (in, out),
+    sym_affine (in, out, 4) = (a, b, c, d). Buffers: grid (in, G+2k+1), mask (in, out),
+    sym_mask (in, out). ``sym_names[i][o]`` names the symbolic function of edge (i, o).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, grid: int = 5, k: int = 3, *,
+                 noise_scale: float = 0.3, scale_base_mu: float = 0.0,
+                 scale_base_sigma: float = 1.0, base_fun: str = "silu", grid_eps: float = 0.02,
+                 grid_range=(-1.0, 1.0), sp_trainable: bool = True, sb_trainable: bool = True,
+                 generator: torch.Generator | None = None, dtype=None, device=None):
+        super().__init__()
+        self.in_dim, self.out_dim, self.k = in_dim, out_dim, k
+        self.base_fun, self.grid_eps = base_fun, grid_eps
+        dtype = dtype or torch.get_default_dtype()
+        g = uniform_grid(in_dim, grid, k, grid_range, dtype=dtype, device=device)
+        self.register_buffer("grid", g)
+        rand = lambda *shape: torch.rand(*shape, generator=generator, dtype=dtype).to(device)  # noqa: E731
+        noise = (rand(grid + 1, in_dim, out_dim) - 0.5) * noise_scale / grid
+        coef = fit_coef(g[:, k:-k].t(), noise, g, k)
+        self.coef = nn.Parameter(coef)
+        sb = (scale_base_mu + scale_base_sigma * (rand(in_dim, out_dim) * 2 - 1)) / math.sqrt(in_dim)
+        self.scale_base = nn.Parameter(sb, requires_grad=sb_trainable)
+        sp = torch.full((in_dim, out_dim), 1 / math.sqrt(in_dim), dtype=dtype, device=device)
+        self.scale_sp = nn.Parameter(sp, requires_grad=sp_trainable)
+        self.register_buffer("mask", torch.ones(in_dim, out_dim, dtype=dtype, device=device))
+        self.register_buffer("sym_mask", torch.zeros(in_dim, out_dim, dtype=dtype, device=device))
+        self.sym_affine = nn.Parameter(torch.zeros(in_dim, out_dim, 4, dtype=dtype, device=device))
+        self.sym_names = [["0"] * out_dim for _ in range(in_dim)]
+        self._groups = None  # cache: (sym_mask version, {name: (i_idx, o_idx)})
+        self._table = None  # cache: (grid version, basis_table(grid, k))
+
+    # ---- shape helpers -------------------------------------------------------------------
+    @property
+    def num(self) -> int:
+        """Number of grid intervals G."""
+        return self.grid.shape[1] - 1 - 2 * self.k
+
+    @property
+    def n_basis(self) -> int:
+        return self.grid.shape[1] - self.k - 1
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_dim}, out={self.out_dim}, grid={self.num}, k={self.k}"
+
+    # ---- forward -------------------------------------------------------------------------
+    def weight(self) -> Tensor:
+        """Weight matrix of the spline branch: (in, G+k+1, out); row 0 is the base branch."""
+        wb = (self.mask * self.scale_base).unsqueeze(1)  # (in, 1, out)
+        ws = (self.mask * self.scale_sp).unsqueeze(-1) * self.coef  # (in, out, nb)
+        return torch.cat([wb, ws.transpose(1, 2)], dim=1)
+
+    def table(self) -> Tensor:
+        """``basis_table`` of the current grid (cached until the grid changes)."""
+        key = (self.grid._version, self.grid.data_ptr(), self.grid.dtype)
+        if self._table is None or self._table[0] != key:
+            self._table = (key, basis_table(self.grid, self.k))
+        return self._table[1]
+
+    def features(self, x: Tensor) -> Tensor:
+        """x (batch, in) -> features (batch, in, G+k+1)."""
+        return features(x, self.grid, self.table(), self.k, self.base_fun)
+
+    def forward(self, x: Tensor, with_scale: bool = False, feats: Tensor | None = None,
+                fused: bool = False):
+        """x (batch, in) -> y (batch, out); with ``with_scale`` also the regulariser's edge
+        scale std_b(spline edge) / (std_b(x) + 0.1), shape (in, out), computed from the
+        feature covariance (no (batch, in, out) tensor). ``feats`` may pass precomputed
+        ``self.features(x)`` (e.g. of fixed training inputs); ``fused`` uses the one-node
+        training path (differentiable once)."""
+        if fused and not with_scale:
+            y = SplineLayer.apply(x, self.coef, self.scale_base, self.scale_sp, self.mask,
+                                  self.grid, self.table(), feats, self.k, self.base_fun)
+            return (y + self._symbolic(x) if self.has_symbolic() else y), None
+        a = self.features(x) if feats is None else feats  # (batch, in, F)
+        w = self.weight()  # (in, F, out)
+        y = a.view(a.shape[0], -1) @ w.view(-1, self.out_dim)
+        if self.has_symbolic():
+            y = y + self._symbolic(x)
+        if not with_scale:
+            return y, None
+        ac = a - a.mean(0)
+        cov = ac.permute(1, 2, 0) @ ac.permute(1, 0, 2) / max(a.shape[0] - 1, 1)  # (in, F, F)
+        var = ((cov @ w) * w).sum(1).clamp_min(0)  # (in, out)
+        in_range = x.std(0).unsqueeze(1) + 0.1 if x.shape[0] > 1 else 0.1
+        return y, (var + 1e-20).sqrt() / in_range
+
+    # ---- symbolic branch -----------------------------------------------------------------
+    def _symbolic_groups(self) -> dict:
+        """{function name: (i_idx, o_idx)} of the active symbolic edges (cached)."""
+        key = (self.sym_mask._version, self.sym_mask.data_ptr())
+        if self._groups is None or self._groups[0] != key:
+            groups: dict[str, list] = {}
+            for i, o in self.sym_mask.nonzero().tolist():
+                groups.setdefault(self.sym_names[i][o], []).append((i, o))
+            dev = self.sym_mask.device
+            self._groups = (key, {n: torch.tensor(e, device=dev).t() for n, e in groups.items()})
+        return self._groups[1]
+
+    def has_symbolic(self) -> bool:
+        return bool(self._symbolic_groups())
+
+    def _symbolic(self, x: Tensor) -> Tensor:
+        """Sum of the symbolic edges: (batch, in) -> (batch, out); one pass per function."""
+        y = x.new_zeros(x.shape[0], self.out_dim)
+        for name, (i, o) in self._symbolic_groups().items():
+            a, b, c, d = self.sym_affine[i, o].unbind(-1)  # (E,)
+            v = c * get_function(name).torch_fn(a * x[:, i] + b) + d  # (batch, E)
+            y = y.index_add(1, o, v * self.sym_mask[i, o])
+        return y
+
+    def set_symbolic(self, i: int, o: int, name: str, affine=(1.0, 0.0, 1.0, 0.0),
+                     numeric: float = 0.0) -> None:
+        """Make edge (i, o) symbolic: c f(a x + b) + d with ``affine = (a, b, c, d)``; the
+        spline branch keeps weight ``numeric`` (0: purely symbolic)."""
+        get_function(name)
+        with torch.no_grad():
+            self.sym_names[i][o] = name
+            self.sym_affine[i, o] = torch.as_tensor(affine, dtype=self.sym_affine.dtype)
+            self.sym_mask[i, o] = 1.0
+            self.mask[i, o] = numeric
+        self._groups = None
+
+    def unset_symbolic(self, i: int, o: int) -> None:
+        """Return edge (i, o) to its spline."""
+        with torch.no_grad():
+            self.sym_names[i][o] = "0"
+            self.sym_mask[i, o] = 0.0
+            self.mask[i, o] = 1.0
+        self._groups = None
+
+    # ---- per-edge views (only when asked) ------------------------------------------------
+    def edge_activations(self, x: Tensor, out_ids: Tensor | None = None) -> Tensor:
+        """phi_{i,o}(x_i) for every edge: x (batch, in) -> (batch, in, n_out)."""
+        out_ids = torch.arange(self.out_dim, device=x.device) if out_ids is None else out_ids
+        a = self.features(x)  # (batch, in, F)
+        w = self.weight()[:, :, out_ids]  # (in, F, n)
+        y = torch.einsum("bif,ifn->bin", a, w)
+        if self.has_symbolic():
+            pos = torch.full((self.out_dim,), -1, dtype=torch.long, device=x.device)
+            pos[out_ids] = torch.arange(len(out_ids), device=x.device)
+            for name, (i, o) in self._symbolic_groups().items():
+                keep = pos[o] >= 0
+                i, o = i[keep], o[keep]
+                a_, b_, c_, d_ = self.sym_affine[i, o].unbind(-1)
+                v = c_ * get_function(name).torch_fn(a_ * x[:, i] + b_) + d_
+                y[:, i, pos[o]] += v * self.sym_mask[i, o]
+        return y
+
+    def edge_stats(self, x: Tensor, chunk_elems: int = 1 << 24):
+        """Mean and std over the batch of every edge: two (in, out) tensors (chunked over out)."""
+        step = max(1, chunk_elems // max(1, x.shape[0] * self.in_dim))
+        means, stds = [], []
+        for s in range(0, self.out_dim, step):
+            ids = torch.arange(s, min(s + step, self.out_dim), device=x.device)
+            act = self.edge_activations(x, ids)
+            means.append(act.mean(0))
+            stds.append(act.std(0) if x.shape[0] > 1 else torch.zeros_like(act[0]))
+        return torch.cat(means, 1), torch.cat(stds, 1)
+
+    # ---- grids ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def update_grid(self, x: Tensor) -> None:
+        """Re-place the grid on samples x (batch, in), refitting coef so the splines keep their
+        shape (pykan's update_grid_from_samples, with a ridge-regularised refit)."""
+        new = grid_from_samples(x, self.num, self.k, self.grid_eps)
+        self.coef.copy_(refit_coef(x, self.grid, self.coef, self.k, new, self.k))
+        self.grid.copy_(new)
+
+    @torch.no_grad()
+    def refined(self, grid: Tensor, k: int, x: Tensor) -> "KANLayer":
+        """A copy on ``grid`` (order k) whose splines match this layer's at samples x."""
+        new = KANLayer.__new__(KANLayer)
+        nn.Module.__init__(new)
+        new.in_dim, new.out_dim, new.k = self.in_dim, self.out_dim, k
+        new.base_fun, new.grid_eps = self.base_fun, self.grid_eps
+        new.register_buffer("grid", grid.clone())
+        new.coef = nn.Parameter(refit_coef(x, self.grid, self.coef, self.k, grid, k),
+                                requires_grad=self.coef.requires_grad)
+        for name in ("scale_base", "scale_sp", "sym_affine"):
+            p = getattr(self, name)
+            setattr(new, name, nn.Parameter(p.detach().clone(), requires_grad=p.requires_grad))
+        new.register_buffer("mask", self.mask.clone())
+        new.register_buffer("sym_mask", self.sym_mask.clone())
+        new.sym_names = [row[:] for row in self.sym_names]
+        new._groups = new._table = None
+        return new
+
+    @torch.no_grad()
+    def subset(self, in_ids, out_ids) -> "KANLayer":
+        """A copy keeping inputs ``in_ids`` and outputs ``out_ids``."""
+        in_ids = torch.as_tensor(in_ids, dtype=torch.long, device=self.grid.device)
+        out_ids = torch.as_tensor(out_ids, dtype=torch.long, device=self.grid.device)
+        new = KANLayer.__new__(KANLayer)
+        nn.Module.__init__(new)
+        new.in_dim, new.out_dim, new.k = len(in_ids), len(out_ids), self.k
+        new.base_fun, new.grid_eps = self.base_fun, self.grid_eps
+        new.register_buffer("grid", self.grid[in_ids].clone())
+        for name in ("coef", "scale_base", "scale_sp", "sym_affine"):
+            p = getattr(self, name)
+            setattr(new, name, nn.Parameter(p[in_ids][:, out_ids].clone(),
+                                            requires_grad=p.requires_grad))
+        new.register_buffer("mask", self.mask[in_ids][:, out_ids].clone())
+        new.register_buffer("sym_mask", self.sym_mask[in_ids][:, out_ids].clone())
+        new.sym_names = [[self.sym_names[i][o] for o in out_ids.tolist()] for i in in_ids.tolist()]
+        new._groups = new._table = None
+        return new
+
+    # deepcopy/pickle: the group cache holds tensors keyed by data_ptr; drop it
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_groups"] = state["_table"] = None
+        return state

@@ -1,0 +1,335 @@
+"""MultKAN: a KAN with sum and multiplication nodes (KAN 2.0), built from ``KANLayer``s.
+
+Layer l maps the ``width_in[l]`` nodes to ``width_out[l+1]`` subnodes; subnodes get an affine
+(subnode_scale, subnode_bias); the first ``n_sum`` subnodes are sum nodes, the rest are grouped
+into multiplication nodes of the given arities and multiplied; nodes then get an affine
+(node_scale, node_bias). This is pykan 0.2.8's MultKAN math, so ``from_pykan`` is exact.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ._config import normalize_arity, normalize_width, per_layer
+from ._data import as_input
+from ._layer import KANLayer
+from ._spline import BASE_FUNCTIONS, interpolate_grid
+
+BACKENDS = ("auto", "torch", "triton")
+
+
+class MultKAN(nn.Module):
+    """Kolmogorov-Arnold network with sum and multiplication nodes.
+
+    Parameters
+    ----------
+    width : list of int or [n_sum, n_mult], e.g. ``[2, 5, 1]`` or ``[2, [3, 2], 1]``.
+    grid : int or list of int, grid intervals G per layer.
+    k : int or list of int, spline order per layer.
+    mult_arity : int, or one list of arities per layer (``[]`` where a layer has no mult nodes).
+    seed : int, seeds a private ``torch.Generator`` for the initial parameters (no global RNG).
+    backend : "auto" | "torch" | "triton".
+    in_vars, out_vars : optional names of the inputs and outputs (used by formulas and plots).
+    """
+
+    def __init__(self, width, grid=3, k=3, mult_arity=2, *, noise_scale: float = 0.3,
+                 scale_base_mu: float = 0.0, scale_base_sigma: float = 1.0,
+                 base_fun: str = "silu", affine_trainable: bool = False, grid_eps: float = 0.02,
+                 grid_range=(-1.0, 1.0), sp_trainable: bool = True, sb_trainable: bool = True,
+                 seed: int = 1, device="cpu", dtype: torch.dtype | None = None,
+                 backend: str = "auto", in_vars=None, out_vars=None, n_in: int | None = None):
+        super().__init__()
+        self.width = normalize_width(width)
+        self.mult_arity = normalize_arity(mult_arity, self.width)
+        depth = len(self.width) - 1
+        grids = per_layer(grid, depth, "grid", 1)
+        ks = per_layer(k, depth, "k", 1)
+        if base_fun not in BASE_FUNCTIONS:
+            raise ValueError(f"base_fun must be one of {BASE_FUNCTIONS}; got {base_fun!r}.")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")
+        if backend == "triton":
+            raise NotImplementedError("backend='triton' needs kansci.kernels, which this build "
+                                      "does not ship yet; use backend='torch' or 'auto'.")
+        if not 0.0 <= grid_eps <= 1.0:
+            raise ValueError(f"grid_eps must be in [0, 1]; got {grid_eps}.")
+        if len(grid_range) != 2 or not grid_range[0] < grid_range[1]:
+            raise ValueError(f"grid_range must be (low, high) with low < high; got {grid_range!r}.")
+        self.backend = backend
+        self._init_kwargs = dict(
+            noise_scale=noise_scale, scale_base_mu=scale_base_mu, scale_base_sigma=scale_base_sigma,
+            base_fun=base_fun, affine_trainable=affine_trainable, grid_eps=grid_eps,
+            grid_range=[float(grid_range[0]), float(grid_range[1])], sp_trainable=sp_trainable,
+            sb_trainable=sb_trainable, seed=seed)
+        dtype = dtype or torch.get_default_dtype()
+        gen = torch.Generator().manual_seed(int(seed))
+        w_in, w_out = self.width_in, self.width_out
+        self.layers = nn.ModuleList(
+            KANLayer(w_in[l], w_out[l + 1], grids[l], ks[l], noise_scale=noise_scale,
+                     scale_base_mu=scale_base_mu, scale_base_sigma=scale_base_sigma,
+                     base_fun=base_fun, grid_eps=grid_eps, grid_range=grid_range,
+                     sp_trainable=sp_trainable, sb_trainable=sb_trainable, generator=gen,
+                     dtype=dtype, device=device)
+            for l in range(depth))
+
+        def plist(sizes, fill):
+            return nn.ParameterList(
+                nn.Parameter(torch.full((n,), fill, dtype=dtype, device=device),
+                             requires_grad=affine_trainable) for n in sizes)
+
+        self.node_scale = plist(w_in[1:], 1.0)
+        self.node_bias = plist(w_in[1:], 0.0)
+        self.subnode_scale = plist(w_out[1:], 1.0)
+        self.subnode_bias = plist(w_out[1:], 0.0)
+        self.n_in = int(n_in) if n_in is not None else w_in[0]
+        self.register_buffer("input_id", torch.arange(w_in[0], device=device))
+        self.in_vars = list(in_vars) if in_vars is not None else None
+        self.out_vars = list(out_vars) if out_vars is not None else None
+        self.cache_data: Tensor | None = None  # training inputs of the last fit()
+        self.node_scores = self.edge_scores = self.subnode_scores = None
+
+    # ---- structure -----------------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        return len(self.layers)
+
+    @property
+    def width_in(self) -> list[int]:
+        """Nodes per layer (sum + mult)."""
+        return [s + m for s, m in self.width]
+
+    @property
+    def width_out(self) -> list[int]:
+        """Subnodes per layer (sum + one per multiplicand)."""
+        return [s + sum(a) for (s, _), a in zip(self.width, self.mult_arity)]
+
+    @property
+    def grid(self):
+        g = [layer.num for layer in self.layers]
+        return g[0] if len(set(g)) == 1 else g
+
+    @property
+    def k(self):
+        ks = [layer.k for layer in self.layers]
+        return ks[0] if len(set(ks)) == 1 else ks
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.layers[0].coef.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.layers[0].coef.device
+
+    @property
+    def n_edge(self) -> int:
+        """Number of active edges (spline or symbolic)."""
+        return int(sum(((l.mask != 0) | (l.sym_mask != 0)).sum() for l in self.layers))
+
+    def config(self) -> dict:
+        """JSON-able constructor arguments that rebuild this architecture."""
+        return dict(width=[list(w) for w in self.width], grid=[l.num for l in self.layers],
+                    k=[l.k for l in self.layers], mult_arity=[list(a) for a in self.mult_arity],
+                    backend=self.backend, in_vars=self.in_vars, out_vars=self.out_vars,
+                    n_in=self.n_in, **self._init_kwargs)
+
+    def extra_repr(self) -> str:
+        return f"width={self.width}, grid={self.grid}, k={self.k}"
+
+    # ---- forward -------------------------------------------------------------------------
+    def _check_input(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"model input must be a torch.Tensor; got {type(x).__name__}. "
+                            "Use torch.as_tensor(x, dtype=model.dtype).")
+        if x.ndim == 0 or x.shape[-1] != self.n_in:
+            raise ValueError(f"input must have shape (..., {self.n_in}) (the model's input "
+                             f"width); got {tuple(x.shape)}.")
+        if x.dtype != self.dtype:
+            raise TypeError(f"input dtype {x.dtype} does not match the model's {self.dtype}; "
+                            f"convert with x.to({self.dtype}) or model.to({x.dtype}).")
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (..., n_in) -> (..., n_out)."""
+        self._check_input(x)
+        lead = x.shape[:-1]
+        y, _ = self._run(x.reshape(-1, self.n_in))
+        return y.reshape(*lead, y.shape[-1])
+
+    def _select_inputs(self, x: Tensor) -> Tensor:
+        """Columns of x the first layer uses (all of them unless inputs were pruned)."""
+        return x[:, self.input_id] if self.width[0][0] != self.n_in else x
+
+    def _run(self, x: Tensor, with_scale: bool = False, on_layer=None, fused: bool = False,
+             feats0: Tensor | None = None):
+        """Forward over validated 2-D x (batch, n_in).
+
+        Returns (y, scales) where scales lists the regulariser's edge scales per layer when
+        ``with_scale``. ``on_layer(l, x_l)`` is called with each layer's input before the
+        layer runs (e.g. to update its grid on x_l). ``fused`` selects the training path and
+        ``feats0`` passes precomputed first-layer features (see ``KANLayer.forward``)."""
+        x = self._select_inputs(x)
+        scales = []
+        for l in range(self.depth):
+            if on_layer is not None:
+                on_layer(l, x)
+            y, scale = self.layers[l](x, with_scale, feats0 if l == 0 else None, fused)
+            scales.append(scale)
+            x = self._nodes(l, y)
+        return x, scales
+
+    def _nodes(self, l: int, y: Tensor) -> Tensor:
+        """Subnode affine, multiplication, node affine: (batch, width_out[l+1]) -> (batch, width_in[l+1])."""
+        y = torch.addcmul(self.subnode_bias[l], y, self.subnode_scale[l])
+        n_sum = self.width[l + 1][0]
+        arity = self.mult_arity[l + 1]
+        if arity:
+            if len(set(arity)) == 1:
+                prod = y[:, n_sum:].reshape(y.shape[0], len(arity), arity[0]).prod(-1)
+            else:
+                parts, start = [], n_sum
+                for a in arity:
+                    parts.append(y[:, start:start + a].prod(-1, keepdim=True))
+                    start += a
+                prod = torch.cat(parts, 1)
+            y = torch.cat([y[:, :n_sum], prod], 1)
+        return torch.addcmul(self.node_bias[l], y, self.node_scale[l])
+
+    @torch.no_grad()
+    def activations(self, x) -> list[Tensor]:
+        """Node values of every layer for inputs x: [(batch, width_in[l]) for l = 0..depth]."""
+        acts: list[Tensor] = []
+        y, _ = self._run(self._prepare(x), on_layer=lambda l, xl: acts.append(xl))
+        return acts + [y]
+
+    def _prepare(self, x) -> Tensor:
+        """Validated 2-D tensor of inputs on the model's dtype/device (x may be data or None)."""
+        if x is None:
+            if self.cache_data is None:
+                raise ValueError("no data: pass x, or fit() the model first (it keeps its "
+                                 "training inputs for attribution, pruning and refinement).")
+            return self.cache_data
+        return as_input(x, self.n_in, self.dtype, self.device)
+
+    # ---- grids ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def update_grid(self, x) -> None:
+        """Re-place every layer's grid on the activations of samples x (batch, n_in)."""
+        x = self._prepare(x)
+        self._run(x, on_layer=lambda l, xl: self.layers[l].update_grid(xl))
+
+    update_grid_from_samples = update_grid
+
+    @torch.no_grad()
+    def refine(self, new_grid: int, x=None) -> "MultKAN":
+        """A new model on a finer (or coarser) grid whose splines match this one's
+        (grid extension). Splines are refit on the activations of x (default: the last
+        fit's training inputs; without data, on uniform samples over each grid)."""
+        grids = per_layer(new_grid, self.depth, "new_grid", 1)
+        have_data = x is not None or self.cache_data is not None
+        acts = self.activations(x) if have_data else None
+        new = self.like(grid=grids)
+        for l, layer in enumerate(self.layers):
+            g = interpolate_grid(layer.grid, layer.k, grids[l], layer.k)
+            if acts is not None:
+                samples = acts[l]
+            else:
+                inner = layer.grid[:, layer.k:layer.grid.shape[1] - layer.k]
+                u = torch.linspace(0, 1, 20 * (grids[l] + layer.k), dtype=inner.dtype,
+                                   device=inner.device)
+                samples = (inner[:, :1] + (inner[:, -1:] - inner[:, :1]) * u).t()
+            new.layers[l] = layer.refined(g, layer.k, samples)
+        new.copy_nodes_from(self)
+        new.cache_data = self.cache_data
+        return new
+
+    # ---- copies --------------------------------------------------------------------------
+    def like(self, **changes) -> "MultKAN":
+        """A freshly initialised model with this one's configuration, updated by ``changes``."""
+        cfg = self.config()
+        cfg.update(changes)
+        return MultKAN(**cfg, device=self.device, dtype=self.dtype)
+
+    @torch.no_grad()
+    def copy_nodes_from(self, other: "MultKAN") -> None:
+        """Copy node/subnode affines and input selection from a model of equal width."""
+        for name in ("node_scale", "node_bias", "subnode_scale", "subnode_bias"):
+            for p, q in zip(getattr(self, name), getattr(other, name)):
+                p.copy_(q)
+        self.input_id = other.input_id.clone()
+
+    # ---- symbolic edges ------------------------------------------------------------------
+    def _check_edge(self, l: int, i: int, j: int) -> KANLayer:
+        if not 0 <= l < self.depth:
+            raise ValueError(f"layer index l must be in [0, {self.depth - 1}]; got {l}.")
+        layer = self.layers[l]
+        if not 0 <= i < layer.in_dim or not 0 <= j < layer.out_dim:
+            raise ValueError(f"edge ({l}, {i}, {j}) does not exist: layer {l} has inputs "
+                             f"0..{layer.in_dim - 1} and outputs 0..{layer.out_dim - 1}.")
+        return layer
+
+    def fix_symbolic(self, l: int, i: int, j: int, fun_name: str, fit_params: bool = False,
+                     affine=(1.0, 0.0, 1.0, 0.0)):
+        """Snap edge (l, i, j) to ``c * f(a x + b) + d`` with f = ``fun_name`` and the given
+        ``affine = (a, b, c, d)``. (Fitting the affine to the learned curve comes with the
+        symbolic toolkit.)"""
+        layer = self._check_edge(l, i, j)
+        if fit_params:
+            raise NotImplementedError("fit_params=True needs the symbolic fitting toolkit; "
+                                      "pass affine=(a, b, c, d) with fit_params=False.")
+        layer.set_symbolic(i, j, fun_name, affine)
+        return None
+
+    def unfix_symbolic(self, l: int, i: int, j: int) -> None:
+        """Return edge (l, i, j) to its learned spline."""
+        self._check_edge(l, i, j).unset_symbolic(i, j)
+
+    # ---- delegated science tools ---------------------------------------------------------
+    def fit(self, dataset, y=None, **kwargs) -> dict:
+        """Train the model; see ``kansci.fit`` for the arguments."""
+        from ._train import fit
+        return fit(self, dataset, y, **kwargs)
+
+    def attribute(self, x=None) -> None:
+        """Compute node/edge attribution scores (KAN 2.0) on x (default: training inputs)."""
+        from ._attribution import attribute
+        attribute(self, x)
+
+    @property
+    def feature_score(self) -> Tensor:
+        """Importance of each input, shape (width[0],), from the attribution scores."""
+        self.attribute()
+        return self.node_scores[0]
+
+    def prune_node(self, threshold: float = 1e-2, x=None, active=None) -> "MultKAN":
+        from ._prune import prune_node
+        return prune_node(self, threshold, x, active)
+
+    def prune_edge(self, threshold: float = 3e-2, x=None) -> "MultKAN":
+        from ._prune import prune_edge
+        return prune_edge(self, threshold, x)
+
+    def prune_input(self, threshold: float = 1e-2, x=None, active_inputs=None) -> "MultKAN":
+        from ._prune import prune_input
+        return prune_input(self, threshold, x, active_inputs)
+
+    def prune(self, node_th: float = 1e-2, edge_th: float = 3e-2, x=None) -> "MultKAN":
+        from ._prune import prune
+        return prune(self, node_th, edge_th, x)
+
+    def save(self, path) -> None:
+        from ._io import save
+        save(self, path)
+
+    @staticmethod
+    def load(path, map_location=None) -> "MultKAN":
+        from ._io import load
+        return load(path, map_location)
+
+    @staticmethod
+    def from_pykan(pykan_model) -> "MultKAN":
+        from ._pykan import from_pykan
+        return from_pykan(pykan_model)
+
+
+KAN = MultKAN

@@ -1,0 +1,204 @@
+"""Training: ``fit`` with LBFGS or Adam, pykan's sparsity regulariser and grid-update schedule.
+
+The regulariser (L1 + entropy of edge scales, KAN paper eq. 2.17-2.20) uses the edge scale
+std_b(phi(x)) / (std_b(x) + 0.1) that each layer computes from its feature covariance, so
+training never forms a (batch, in, out) tensor.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Callable
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ._data import as_dataset
+from ._lbfgs import LBFGS, flat_parameters
+
+OPTIMIZERS = ("LBFGS", "Adam")
+
+
+def regularizer(model, scales: list[Tensor], lamb_l1: float, lamb_entropy: float,
+                lamb_coef: float = 0.0, lamb_coefdiff: float = 0.0) -> Tensor:
+    """pykan's regulariser from per-layer edge scales (each (in, out))."""
+    reg = scales[0].new_zeros(())
+    for vec in scales:
+        p_in = vec / (vec.sum(0, keepdim=True) + 1)  # each output's distribution over inputs
+        p_out = vec / (vec.sum(1, keepdim=True) + 1)  # each input's distribution over outputs
+        ent_in = -(p_in * torch.log2(p_in + 1e-4)).sum(0).mean()
+        ent_out = -(p_out * torch.log2(p_out + 1e-4)).sum(1).mean()
+        reg = reg + lamb_l1 * vec.sum() + lamb_entropy * (ent_in + ent_out)
+    if lamb_coef or lamb_coefdiff:
+        for layer in model.layers:
+            c = layer.coef  # (in, out, nb)
+            reg = reg + lamb_coef * c.abs().mean(1).sum()
+            reg = reg + lamb_coefdiff * c.diff(dim=-1).abs().mean(1).sum()
+    return reg
+
+
+def _check_args(opt, steps, lamb, batch, lr, grid_update_num, log):
+    if opt not in OPTIMIZERS:
+        raise ValueError(f"opt must be one of {OPTIMIZERS}; got {opt!r}.")
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0; got {steps!r}.")
+    if not isinstance(batch, int) or (batch < 1 and batch != -1):
+        raise ValueError(f"batch must be -1 (full batch) or a positive int; got {batch!r}.")
+    for name, v in (("lamb", lamb), ("lr", lr)):
+        if not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a finite number >= 0; got {v!r}.")
+    if not isinstance(grid_update_num, int) or grid_update_num < 1:
+        raise ValueError(f"grid_update_num must be a positive int; got {grid_update_num!r}.")
+    if not isinstance(log, int) or log < 1:
+        raise ValueError(f"log must be a positive int; got {log!r}.")
+
+
+def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: int = 1,
+        lamb: float = 0.0, lamb_l1: float = 1.0, lamb_entropy: float = 2.0,
+        lamb_coef: float = 0.0, lamb_coefdiff: float = 0.0, update_grid: bool = True,
+        grid_update_num: int = 10, loss_fn: Callable | None = None, lr: float = 1.0,
+        start_grid_update_step: int = -1, stop_grid_update_step: int = 50, batch: int = -1,
+        callbacks=None, progress: bool = True, seed: int = 0) -> dict:
+    """Train ``model`` in place and return the loss history.
+
+    Parameters
+    ----------
+    dataset : dict with train_input (N, n_in), train_label (N, n_out) and optionally
+        test_input / test_label; or X with ``y``; or a tuple (X, y). Arrays, tensors and pandas
+        DataFrames are accepted (DataFrame columns name the model's inputs/outputs).
+    opt : "LBFGS" (strong-Wolfe line search) or "Adam".
+    lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff : regulariser weights (pykan's).
+    update_grid, grid_update_num, start_grid_update_step, stop_grid_update_step : the grid is
+        re-placed on the training inputs every ``stop_grid_update_step // grid_update_num``
+        steps while start <= step < stop.
+    batch : -1 for full batch, else the minibatch size (sampled with ``seed``).
+    callbacks : callable or list of callables ``cb(step, logs, model)``; logs holds this step's
+        train_loss, test_loss and reg. Returning True stops training.
+    progress : show a tqdm progress bar.
+
+    Returns
+    -------
+    dict with lists "train_loss", "test_loss" (RMSE per step; test_loss is empty without a test
+    set) and "reg", and "stop_reason" (None, "callback", "interrupted" or "non-finite loss").
+    A stop (callback, Ctrl-C, non-finite loss) restores the parameters with the lowest
+    training objective seen.
+    """
+    _check_args(opt, steps, lamb, batch, lr, grid_update_num, log)
+    data, in_names, out_names = as_dataset(dataset, y, model.n_in, model.dtype, model.device)
+    n_out = model.width_in[-1]
+    for split in ("train", "test"):
+        lab = data.get(f"{split}_label")
+        if lab is not None and lab.shape[1] != n_out:
+            raise ValueError(f"{split}_label must have {n_out} columns (the model's output width); "
+                             f"got shape {tuple(lab.shape)}.")
+    if model.in_vars is None and in_names is not None:
+        model.in_vars = in_names
+    if model.out_vars is None and out_names is not None:
+        model.out_vars = out_names
+    cbs = [] if callbacks is None else list(callbacks) if isinstance(callbacks, (list, tuple)) \
+        else [callbacks]
+    run = _Run(model, data, loss_fn or torch.nn.functional.mse_loss, lamb,
+               (lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff), batch, seed)
+    freq = max(1, int(stop_grid_update_step / grid_update_num))
+    grid_steps = range(max(start_grid_update_step, 0), stop_grid_update_step) if update_grid else ()
+    hist = {"train_loss": [], "test_loss": [], "reg": [], "stop_reason": None}
+    params = [p for p in model.parameters() if p.requires_grad]
+    bar = tqdm(range(steps), disable=not progress, desc="fit", leave=progress)
+    try:
+        with flat_parameters(params) as (flat, flat_grad):
+            if opt == "LBFGS":
+                optimizer = LBFGS(flat, flat_grad, lr=lr)
+            else:
+                optimizer = torch.optim.Adam(params, lr=lr)
+            for step in bar:
+                logs = run.step(optimizer, step % freq == 0 and step in grid_steps)
+                for key in ("train_loss", "test_loss", "reg"):
+                    if logs[key] is not None:
+                        hist[key].append(logs[key])
+                if logs["objective"] is None:
+                    hist["stop_reason"] = "non-finite loss"
+                    warnings.warn(f"fit stopped at step {step}: the loss is not finite; the "
+                                  "best state seen was restored.", RuntimeWarning, stacklevel=3)
+                    break
+                if step % log == 0:
+                    bar.set_postfix_str(_describe(logs), refresh=False)
+                if any(cb(step, logs, model) is True for cb in cbs):
+                    hist["stop_reason"] = "callback"
+                    break
+    except KeyboardInterrupt:
+        hist["stop_reason"] = "interrupted"
+    finally:
+        bar.close()
+    if hist["stop_reason"] is not None and run.best_state is not None:
+        model.load_state_dict(run.best_state)
+    model.cache_data = run.x_train
+    return hist
+
+
+def _describe(logs: dict) -> str:
+    msg = f"train {logs['train_loss']:.2e}"
+    if logs["test_loss"] is not None:
+        msg += f" | test {logs['test_loss']:.2e}"
+    return msg + f" | reg {logs['reg']:.2e}"
+
+
+class _Run:
+    """State of one fit(): data, minibatch sampling, objective and the best state seen."""
+
+    def __init__(self, model, data, loss_fn, lamb, reg_weights, batch, seed):
+        self.model, self.loss_fn, self.lamb, self.reg_weights = model, loss_fn, lamb, reg_weights
+        self.x_train, self.y_train = data["train_input"], data["train_label"]
+        self.x_test, self.y_test = data.get("test_input"), data.get("test_label")
+        n = self.x_train.shape[0]
+        self.batch = None if batch == -1 or batch >= n else batch
+        self.gen = torch.Generator().manual_seed(int(seed))
+        self.best_objective, self.best_state = math.inf, None
+
+    def objective(self, xb, yb, feats0) -> Tensor:
+        model = self.model
+        pred, scales = model._run(xb, with_scale=self.lamb > 0, fused=True, feats0=feats0)
+        loss = self.loss_fn(pred, yb)
+        reg = regularizer(model, scales, *self.reg_weights) if self.lamb > 0 else loss.new_zeros(())
+        self.last = (loss.detach(), reg.detach())
+        return loss + self.lamb * reg
+
+    def step(self, optimizer, grid_update: bool) -> dict:
+        """One optimisation step; returns its logs (objective None if not finite)."""
+        model, xb, yb = self.model, self.x_train, self.y_train
+        if self.batch is not None:
+            ids = torch.randperm(xb.shape[0], generator=self.gen)[:self.batch].to(xb.device)
+            xb, yb = xb[ids], yb[ids]
+        if grid_update:
+            model.update_grid(xb)
+        with torch.no_grad():  # the first layer's inputs are data: their features once per step
+            feats0 = model.layers[0].features(model._select_inputs(xb))
+
+        def closure():
+            if isinstance(optimizer, LBFGS):
+                optimizer.grad.zero_()
+            else:
+                optimizer.zero_grad(set_to_none=False)
+            obj = self.objective(xb, yb, feats0)
+            obj.backward()
+            return obj.detach()
+
+        if isinstance(optimizer, LBFGS):
+            optimizer.step(closure)
+        else:
+            closure()
+            optimizer.step()
+        train_mse, reg = float(self.last[0]), float(self.last[1])
+        test = None
+        if self.x_test is not None:
+            with torch.no_grad():
+                test = math.sqrt(float(self.loss_fn(model._run(self.x_test)[0], self.y_test)))
+        objective = train_mse + self.lamb * reg
+        logs = {"train_loss": math.sqrt(train_mse) if train_mse >= 0 else train_mse,
+                "test_loss": test, "reg": reg, "objective": objective}
+        if not math.isfinite(objective):
+            logs["objective"] = None
+        elif objective < self.best_objective:
+            self.best_objective = objective
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return logs

@@ -1,0 +1,1 @@
+"""kansci.kernels: fused Triton kernels for the KAN layer (filled by the GPU kernels issue)."""

@@ -1,0 +1,118 @@
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+import kansci as ks
+
+
+def test_shapes_and_leading_dims():
+    model = ks.MultKAN([3, [2, 2], 2], grid=4, k=2, mult_arity=3, seed=0)
+    assert model.width == [[3, 0], [2, 2], [2, 0]]
+    assert model.width_out == [3, 8, 2]
+    x = torch.rand(4, 5, 3)
+    y = model(x)
+    assert y.shape == (4, 5, 2)
+    assert torch.allclose(y.reshape(-1, 2), model(x.reshape(-1, 3)))
+
+
+def test_same_seed_same_model_and_no_global_rng_use():
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    a = ks.MultKAN([2, 5, 1], seed=7)
+    after = torch.rand(3)
+    assert torch.equal(before, after)  # the constructor did not touch the global RNG
+    b = ks.MultKAN([2, 5, 1], seed=7)
+    c = ks.MultKAN([2, 5, 1], seed=8)
+    x = torch.rand(10, 2)
+    assert torch.equal(a(x), b(x))
+    assert not torch.equal(a(x), c(x))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(width=[2, 0, 1]), "no nodes"),
+    (dict(width=[2, [0, 0], 1]), "no nodes"),
+    (dict(width=[2]), "at least 2"),
+    (dict(width=[2, 5, 1], k=0), "k must be >= 1"),
+    (dict(width=[2, 5, 1], grid=0), "grid must be >= 1"),
+    (dict(width=[2, [1, 2], 1], mult_arity=[[], [2], []]), "mult_arity"),
+    (dict(width=[2, 5, 1], base_fun="relu"), "base_fun"),
+    (dict(width=[2, 5, 1], backend="cuda"), "backend"),
+])
+def test_bad_construction_is_a_clear_error(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ks.MultKAN(**kwargs)
+
+
+def test_bad_input_is_a_clear_error():
+    model = ks.MultKAN([2, 3, 1])
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., 2\)"):
+        model(torch.rand(5, 3))
+    with pytest.raises(TypeError, match="dtype"):
+        model(torch.rand(5, 2, dtype=torch.float64))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        model(np.zeros((5, 2)))
+
+
+def test_symbolic_edge_is_c_f_ax_plus_b_plus_d():
+    model = ks.MultKAN([2, 1], grid=3, seed=0, dtype=torch.float64)
+    x = torch.rand(50, 2, dtype=torch.float64) * 2 - 1
+    spline_only = model.layers[0].edge_activations(x)[:, 1, 0]
+    model.fix_symbolic(0, 0, 0, "sin", affine=(2.0, 0.5, 1.5, -0.25))
+    expected = 1.5 * torch.sin(2.0 * x[:, 0] + 0.5) - 0.25 + spline_only
+    assert torch.allclose(model(x)[:, 0], expected)
+    model.unfix_symbolic(0, 0, 0)
+    assert not model.layers[0].has_symbolic()
+    with pytest.raises(ValueError, match="Did you mean 'sin'"):
+        model.fix_symbolic(0, 0, 0, "sinn")
+    with pytest.raises(ValueError, match="does not exist"):
+        model.fix_symbolic(0, 2, 0, "sin")
+
+
+def test_symbolic_branch_vectorised_over_edges():
+    model = ks.MultKAN([3, 4, 1], seed=0, dtype=torch.float64)
+    names = ["sin", "x^2", "exp", "sin"]
+    for j, name in enumerate(names):
+        for i in range(3):
+            model.fix_symbolic(0, i, j, name, affine=(0.5 + i, 0.1 * j, 1.0, 0.2))
+    layer = model.layers[0]
+    assert set(layer._symbolic_groups()) == {"sin", "x^2", "exp"}
+    x = torch.rand(30, 3, dtype=torch.float64)
+    acts = layer.edge_activations(x)  # (batch, in, out)
+    y, _ = layer(x)
+    assert torch.allclose(acts.sum(1), y)
+    assert torch.allclose(acts[:, 2, 2], torch.exp(2.5 * x[:, 2] + 0.2) + 0.2)
+
+
+def test_fused_training_path_matches_composed_path():
+    model = ks.MultKAN([3, [2, 2], 2], grid=4, seed=3, dtype=torch.float64)
+    x = torch.rand(64, 3, dtype=torch.float64) * 2 - 1
+    grads = []
+    for fused in (False, True):
+        model.zero_grad()
+        y, _ = model._run(x, fused=fused)
+        (y ** 2).sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+    assert len(grads[0]) == len(grads[1]) > 0
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_deepcopy_after_forward_and_model_gradients_wrt_input():
+    model = ks.MultKAN([2, 4, 1], seed=0, dtype=torch.float64)
+    x = (torch.rand(16, 2, dtype=torch.float64)).requires_grad_()
+    y = model(x)
+    twin = copy.deepcopy(model)
+    assert torch.equal(twin(x), y)
+    (g,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+    (h,) = torch.autograd.grad(g[:, 0].sum(), x)  # second derivatives through the splines
+    assert torch.isfinite(h).all() and h.abs().sum() > 0
+
+
+def test_n_edge_and_config_round_trip():
+    model = ks.MultKAN([2, [3, 1], 1], grid=[3, 4], k=[3, 2], seed=0)
+    assert model.n_edge == 2 * 5 + 4 * 1
+    again = ks.MultKAN(**model.config())
+    assert again.width == model.width and again.grid == [3, 4] and again.k == [3, 2]

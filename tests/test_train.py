@@ -1,0 +1,157 @@
+import pandas as pd
+import pytest
+import torch
+
+import kansci as ks
+from conftest import hellokan_f, rmse
+
+F64 = torch.float64
+
+
+@pytest.fixture(scope="module")
+def hellokan():
+    """pykan's hellokan recipe in float64; returns the stages' models and errors."""
+    ds = ks.create_dataset(hellokan_f, n_var=2, dtype=F64, seed=0)
+    model = ks.MultKAN([2, 5, 1], grid=3, k=3, seed=1, dtype=F64)
+    model.fit(ds, opt="LBFGS", steps=50, lamb=1e-3, progress=False)
+    before = rmse(model, ds)
+    pruned = model.prune()
+    after = rmse(pruned, ds)
+    pruned.fit(ds, steps=50, progress=False)
+    fine = pruned.refine(10)
+    hist = fine.fit(ds, steps=50, progress=False)
+    return dict(ds=ds, model=model, pruned=pruned, fine=fine, before=before, after=after,
+                hist=hist)
+
+
+def test_hellokan_recipe_reaches_1e_3(hellokan):
+    assert rmse(hellokan["fine"], hellokan["ds"]) <= 1e-3
+    assert hellokan["fine"].grid == 10
+    assert hellokan["hist"]["test_loss"][-1] == pytest.approx(rmse(hellokan["fine"], hellokan["ds"]))
+
+
+def test_hellokan_prune_keeps_few_nodes_and_error(hellokan):
+    assert hellokan["pruned"].width_in[1] <= 3
+    assert hellokan["after"] <= 2 * hellokan["before"]
+    # the attribution found both inputs important
+    assert (hellokan["model"].feature_score > 0.1).all()
+
+
+def test_cached_activations_come_from_training_data(hellokan):
+    ds = hellokan["ds"]
+    assert torch.equal(hellokan["fine"].cache_data, ds["train_input"])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_multiplication_node_fits_xy(seed):
+    """One multiplication node learns x*y: fit on grid 3, extend the grid to 10, fit again."""
+    ds = ks.create_dataset(lambda x: x[:, [0]] * x[:, [1]], n_var=2, dtype=F64, seed=0)
+    model = ks.MultKAN([2, [0, 1], 1], grid=3, k=3, seed=seed, dtype=F64)
+    model.fit(ds, steps=50, progress=False)
+    model = model.refine(10)
+    model.fit(ds, steps=50, progress=False)
+    assert rmse(model, ds) < 1e-4
+
+
+def test_callback_stop_restores_best_state_and_sees_logs():
+    ds = ks.create_dataset(hellokan_f, n_var=2, train_num=200, test_num=100, seed=0)
+    model = ks.MultKAN([2, 3, 1], seed=0)
+    seen = []
+
+    def stop_at_3(step, logs, m):
+        seen.append((step, logs["train_loss"], logs["test_loss"], m is model))
+        return step == 3
+
+    hist = model.fit(ds, opt="Adam", lr=0.05, steps=20, callbacks=stop_at_3, progress=False)
+    assert hist["stop_reason"] == "callback"
+    assert [s[0] for s in seen] == [0, 1, 2, 3] and all(s[3] for s in seen)
+    assert len(hist["train_loss"]) == 4
+    best = min(hist["train_loss"])
+    with torch.no_grad():
+        now = float(((model(ds["train_input"]) - ds["train_label"]) ** 2).mean().sqrt())
+    assert now <= best + 1e-6
+
+
+def test_keyboard_interrupt_ends_cleanly_with_best_state():
+    ds = ks.create_dataset(hellokan_f, n_var=2, train_num=200, test_num=100, seed=0)
+    model = ks.MultKAN([2, 3, 1], seed=0)
+
+    def interrupt(step, logs, m):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    hist = model.fit(ds, steps=10, callbacks=[interrupt], progress=False)
+    assert hist["stop_reason"] == "interrupted"
+    assert len(hist["train_loss"]) == 3
+    assert model.layers[0].coef.grad is None  # parameters own their storage again
+    assert model.cache_data is not None
+
+
+def test_fit_accepts_dataframes_arrays_and_minibatches():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(300, 2, generator=gen, dtype=F64) * 2 - 1
+    frame = pd.DataFrame(x.numpy(), columns=["mass", "speed"])
+    target = pd.Series((x[:, 0] + x[:, 1] ** 2).numpy(), name="energy")
+    model = ks.MultKAN([2, 3, 1], seed=0, dtype=F64)
+    hist = model.fit(frame, target, steps=10, progress=False)
+    assert model.in_vars == ["mass", "speed"] and model.out_vars == ["energy"]
+    assert hist["test_loss"] == [] and hist["train_loss"][-1] < hist["train_loss"][0]
+    model2 = ks.MultKAN([2, 3, 1], seed=0, dtype=F64)
+    h2 = model2.fit((x.numpy(), target.to_numpy()), opt="Adam", lr=0.02, steps=30, batch=64,
+                    progress=False, update_grid=False)
+    assert h2["train_loss"][-1] < h2["train_loss"][0]
+
+
+def test_same_seed_same_training():
+    ds = ks.create_dataset(hellokan_f, n_var=2, train_num=200, test_num=100, seed=0)
+    runs = []
+    for _ in range(2):
+        model = ks.MultKAN([2, 3, 1], seed=4)
+        model.fit(ds, steps=5, batch=50, lamb=1e-3, progress=False)
+        runs.append(model(ds["test_input"]))
+    assert torch.equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("bad,match", [
+    ("nan", "NaN or inf"),
+    ("empty", "empty"),
+    ("width", "2 columns"),
+    ("labels", "output width"),
+])
+def test_bad_data_is_a_clear_error(bad, match):
+    model = ks.MultKAN([2, 3, 1])
+    x, y = torch.rand(20, 2), torch.rand(20, 1)
+    if bad == "nan":
+        x[3, 1] = float("nan")
+    elif bad == "empty":
+        x, y = x[:0], y[:0]
+    elif bad == "width":
+        x = torch.rand(20, 3)
+    elif bad == "labels":
+        y = torch.rand(20, 2)
+    with pytest.raises(ValueError, match=match):
+        model.fit(x, y, steps=1, progress=False)
+
+
+def test_bad_fit_arguments():
+    model = ks.MultKAN([2, 3, 1])
+    x, y = torch.rand(20, 2), torch.rand(20, 1)
+    with pytest.raises(ValueError, match="opt must be one of"):
+        model.fit(x, y, opt="SGD", progress=False)
+    with pytest.raises(ValueError, match="batch"):
+        model.fit(x, y, batch=0, progress=False)
+    with pytest.raises(TypeError, match="labels"):
+        model.fit(x, progress=False)
+
+
+def test_prune_input_finds_the_inputs_that_matter():
+    ds = ks.create_dataset(lambda x: torch.sin(2 * x[:, [0]]) + x[:, [2]] ** 2, n_var=4,
+                           dtype=F64, seed=0, train_num=500)
+    model = ks.MultKAN([4, 4, 1], seed=0, dtype=F64)
+    model.fit(ds, steps=30, lamb=1e-3, progress=False)
+    score = model.feature_score
+    assert set(torch.topk(score, 2).indices.tolist()) == {0, 2}
+    small = model.prune_input(threshold=0.05)
+    assert small.width_in[0] == 2 and small.input_id.tolist() == [0, 2]
+    assert small(ds["test_input"]).shape == (1000, 1)  # still takes all original columns
+    assert rmse(small, ds) <= 2 * rmse(model, ds) + 1e-3

@@ -1,0 +1,1 @@
+"""kansci.widgets: the JupyterLab explorer over the kansci core (filled by the explorer issue)."""
