@@ -17,6 +17,12 @@ from ._spline import basis_table, features, fit_coef, grid_from_samples, refit_c
 from ._symbolic_lib import get_function
 
 
+def feature_cov(a: Tensor) -> Tensor:
+    """Per-input covariance over the batch of features a (batch, in, F) -> (in, F, F)."""
+    ac = a - a.mean(0)
+    return ac.permute(1, 2, 0) @ ac.permute(1, 0, 2) / max(a.shape[0] - 1, 1)
+
+
 class KANLayer(nn.Module):
     """A layer of ``in_dim * out_dim`` learnable edges.
 
@@ -80,31 +86,36 @@ class KANLayer(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         """x (batch, in) -> features (batch, in, G+k+1)."""
-        return features(x, self.grid, self.table(), self.k, self.base_fun)
+        return features(x, self.grid, self.table(), self.base_fun)
 
-    def forward(self, x: Tensor, with_scale: bool = False, feats: Tensor | None = None,
-                fused: bool = False):
+    def forward(self, x: Tensor, with_scale: bool = False, feats: Tensor | None = None):
         """x (batch, in) -> y (batch, out); with ``with_scale`` also the regulariser's edge
-        scale std_b(spline edge) / (std_b(x) + 0.1), shape (in, out), computed from the
-        feature covariance (no (batch, in, out) tensor). ``feats`` may pass precomputed
-        ``self.features(x)`` (e.g. of fixed training inputs); ``fused`` uses the one-node
-        training path (differentiable once)."""
-        if fused and not with_scale:
-            y = SplineLayer.apply(x, self.coef, self.scale_base, self.scale_sp, self.mask,
-                                  self.grid, self.table(), feats, self.k, self.base_fun)
-            return (y + self._symbolic(x) if self.has_symbolic() else y), None
+        scale (in, out) (see ``edge_scale``). ``feats`` may pass precomputed
+        ``self.features(x)`` (e.g. of fixed training inputs). Differentiable to any order."""
         a = self.features(x) if feats is None else feats  # (batch, in, F)
         w = self.weight()  # (in, F, out)
         y = a.view(a.shape[0], -1) @ w.view(-1, self.out_dim)
         if self.has_symbolic():
             y = y + self._symbolic(x)
-        if not with_scale:
-            return y, None
-        ac = a - a.mean(0)
-        cov = ac.permute(1, 2, 0) @ ac.permute(1, 0, 2) / max(a.shape[0] - 1, 1)  # (in, F, F)
+        return y, (self.edge_scale(x, a, w) if with_scale else None)
+
+    def edge_scale(self, x: Tensor, a: Tensor, w: Tensor | None = None,
+                   cov: Tensor | None = None) -> Tensor:
+        """pykan's edge scale std_b(spline edge) / (std_b(x) + 0.1), shape (in, out), from the
+        features' covariance: var_io = w_io^T Cov(a_i) w_io (no (batch, in, out) tensor).
+        x (batch, in); a = features(x) (batch, in, F); ``cov`` may be passed if known."""
+        w = self.weight() if w is None else w
+        cov = feature_cov(a) if cov is None else cov
         var = ((cov @ w) * w).sum(1).clamp_min(0)  # (in, out)
         in_range = x.std(0).unsqueeze(1) + 0.1 if x.shape[0] > 1 else 0.1
-        return y, (var + 1e-20).sqrt() / in_range
+        return (var + 1e-20).sqrt() / in_range
+
+    def fused(self, x: Tensor, scale: Tensor, bias: Tensor, feats: Tensor | None = None):
+        """Training path: ``scale * layer(x) + bias`` (batch, out) as one autograd node
+        (differentiable once; see ``_fused``), and the features it used (batch, in, F)."""
+        y, a = SplineLayer.apply(x, self.coef, self.scale_base, self.scale_sp, self.mask, scale,
+                                 bias, self.grid, self.table(), feats, self.base_fun)
+        return (torch.addcmul(y, self._symbolic(x), scale) if self.has_symbolic() else y), a
 
     # ---- symbolic branch -----------------------------------------------------------------
     def _symbolic_groups(self) -> dict:

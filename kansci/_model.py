@@ -160,27 +160,49 @@ class MultKAN(nn.Module):
         """Columns of x the first layer uses (all of them unless inputs were pruned)."""
         return x[:, self.input_id] if self.width[0][0] != self.n_in else x
 
-    def _run(self, x: Tensor, with_scale: bool = False, on_layer=None, fused: bool = False,
+    def _run(self, x: Tensor, with_scale: bool = False, on_layer=None,
              feats0: Tensor | None = None):
         """Forward over validated 2-D x (batch, n_in).
 
         Returns (y, scales) where scales lists the regulariser's edge scales per layer when
         ``with_scale``. ``on_layer(l, x_l)`` is called with each layer's input before the
-        layer runs (e.g. to update its grid on x_l). ``fused`` selects the training path and
-        ``feats0`` passes precomputed first-layer features (see ``KANLayer.forward``)."""
+        layer runs (e.g. to update its grid on x_l). ``feats0``: precomputed first-layer
+        features."""
         x = self._select_inputs(x)
         scales = []
         for l in range(self.depth):
             if on_layer is not None:
                 on_layer(l, x)
-            y, scale = self.layers[l](x, with_scale, feats0 if l == 0 else None, fused)
+            y, scale = self.layers[l](x, with_scale, feats0 if l == 0 else None)
             scales.append(scale)
-            x = self._nodes(l, y)
+            x = self._nodes(l, torch.addcmul(self.subnode_bias[l], y, self.subnode_scale[l]))
+        return x, scales
+
+    def _run_fused(self, x: Tensor, feats0: Tensor | None = None, cov0: Tensor | None = None,
+                   with_scale: bool = False):
+        """The training forward (differentiable once): each layer with its output affine is
+        one autograd node; the node affine is folded in too where a layer has no
+        multiplication nodes. ``feats0`` / ``cov0``: precomputed first-layer features and
+        their covariance. Returns (y, scales) like ``_run``."""
+        x = self._select_inputs(x)
+        scales = []
+        for l, layer in enumerate(self.layers):
+            s, b = self.subnode_scale[l], self.subnode_bias[l]
+            f0 = feats0 if l == 0 else None
+            if self.mult_arity[l + 1]:
+                y, a = layer.fused(x, s, b, f0)
+                y = self._nodes(l, y)
+            else:
+                ns = self.node_scale[l]
+                y, a = layer.fused(x, ns * s, torch.addcmul(self.node_bias[l], ns, b), f0)
+            if with_scale:
+                scales.append(layer.edge_scale(x, a, cov=cov0 if l == 0 else None))
+            x = y
         return x, scales
 
     def _nodes(self, l: int, y: Tensor) -> Tensor:
-        """Subnode affine, multiplication, node affine: (batch, width_out[l+1]) -> (batch, width_in[l+1])."""
-        y = torch.addcmul(self.subnode_bias[l], y, self.subnode_scale[l])
+        """Multiplication and node affine of subnode values (after their affine):
+        (batch, width_out[l+1]) -> (batch, width_in[l+1])."""
         n_sum = self.width[l + 1][0]
         arity = self.mult_arity[l + 1]
         if arity:

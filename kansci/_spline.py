@@ -43,7 +43,7 @@ def _base(x: Tensor, base_fun: str, deriv: bool):
     if base_fun == "silu":
         s = torch.sigmoid(x)
         y = x * s
-        return y, (s * (1 + x * (1 - s)) if deriv else None)
+        return y, (torch.addcmul(s + y, y, s, value=-1) if deriv else None)  # s (1 + x (1 - s))
     if base_fun == "identity":
         return x, (torch.ones_like(x) if deriv else None)
     return torch.zeros_like(x), (torch.zeros_like(x) if deriv else None)
@@ -114,72 +114,81 @@ def dense_basis(x: Tensor, grid: Tensor, k: int) -> Tensor:
 
 
 class BasisTable(NamedTuple):
-    """Per-interval polynomial pieces of a grid's bases (see ``basis_table``)."""
+    """Per-interval polynomial pieces of a grid's features (see ``basis_table``)."""
 
     knots: Tensor  # (rows, 2): [1/h_j, -t_j/h_j], so u = x/h_j - t_j/h_j
-    poly: Tensor  # (rows, k+1, k+1): M_j[p, r]
-    dpoly: Tensor  # (rows, k, k+1): (p+1) M_j[p+1, r] / h_j, the pieces of d/dx
+    poly: Tensor  # (k+1, rows, F): coefficient of u^p of every feature on each row's interval
+    dpoly: Tensor  # (k, rows, F): the same for d/dx (includes the 1/h_j)
     row0: Tensor  # (in, 1) long: first row of each input
-    r: Tensor  # (k+1,) long: 0..k
 
 
 def basis_table(grid: Tensor, k: int) -> BasisTable:
-    """Polynomial pieces of the k+1 non-zero bases on every knot interval.
+    """Polynomial pieces of the B-spline features on every knot interval.
 
-    On interval j (t_j <= x < t_{j+1}) with u = (x - t_j) / h_j, the bases
-    B_{j-k+r}(x) = sum_p u^p M_j[p, r]. Row c of input i (table row i*(n_knots+1) + c) serves
-    samples with c = #{knots <= x}: rows 0 and n_knots (outside the grid) and rows of
-    zero-length intervals are zero, as are bases whose index falls outside [0, G+k).
-    The pieces are fitted exactly (k+1 points per interval, recursion values) in float64.
+    On interval j (t_j <= x < t_{j+1}) with u = (x - t_j) / h_j, only B_{j-k} .. B_j are
+    non-zero and B_{j-k+r}(x) = sum_p u^p M_j[p, r]. The table stores these k+1 pieces at their
+    feature columns 1 + m (column 0, the base function, and all other columns are zero), so a
+    sample's features are k+1 multiply-adds of contiguous rows: on a CPU this beats computing
+    and scattering the k+1 values for the grid sizes KANs use. Row c of input i (table row
+    i*(n_knots+1) + c) serves samples with c = #{knots <= x}; rows 0 and n_knots (outside the
+    grid) and rows of zero-length intervals are zero. Fitted exactly (k+1 points per interval,
+    recursion values) in float64.
     """
     dtype = grid.dtype
     g = grid.double()
     in_dim, n_knots = g.shape
-    left, h = g[:, :-1], g[:, 1:] - g[:, :-1]  # (in, n_int)
+    n_int, n_basis = n_knots - 1, n_knots - k - 1
+    left, h = g[:, :-1], g[:, 1:] - g[:, :-1]  # (in, j)
     uq = (torch.arange(k + 1, dtype=g.dtype, device=g.device) + 0.5) / (k + 1)  # (q,)
-    xq = (left.unsqueeze(-1) + h.unsqueeze(-1) * uq).reshape(in_dim, -1)  # (in, n_int*q)
-    _, vals, _ = local_basis(xq, g, k)  # (in, r, n_int*q)
-    vals = vals.reshape(in_dim, k + 1, n_knots - 1, k + 1).permute(0, 2, 3, 1)  # (in, j, q, r)
+    xq = (left.unsqueeze(-1) + h.unsqueeze(-1) * uq).reshape(in_dim, -1)  # (in, j*q)
+    _, vals, _ = local_basis(xq, g, k)  # (in, r, j*q)
+    vals = vals.reshape(in_dim, k + 1, n_int, k + 1).permute(0, 2, 3, 1)  # (in, j, q, r)
     pw = torch.arange(k + 1, dtype=g.dtype, device=g.device)
-    poly = torch.linalg.solve(uq.unsqueeze(-1) ** pw, vals) * (h > 0)[..., None, None]
+    pieces = torch.linalg.solve(uq.unsqueeze(-1) ** pw, vals) * (h > 0)[..., None, None]
     inv_h = torch.where(h > 0, 1 / h.clamp_min(1e-300), torch.zeros_like(h))  # (in, j)
-    dpoly = poly[:, :, 1:] * (pw[1:, None] * inv_h[..., None, None])  # (in, j, k, r)
+    dpieces = pieces[:, :, 1:] * (pw[1:, None] * inv_h[..., None, None])  # (in, j, k, r)
+    # feature column of piece r on interval j: 1 + (j - k + r), dropped when out of range
+    col = 1 + torch.arange(n_int, device=g.device)[:, None] - k + torch.arange(k + 1, device=g.device)
+    col = col.clamp(0, n_basis + 1)  # out-of-range pieces are zero; park them in spare columns
+
+    def dense(p):  # (in, j, P, r) -> (P, rows, F) with a zero row before and after each input
+        out = p.new_zeros(in_dim, n_int + 2, p.shape[2], n_basis + 2)
+        idx = col[None, :, None, :].expand(in_dim, -1, p.shape[2], -1)
+        out[:, 1:-1].scatter_add_(-1, idx, p)
+        return out[..., : n_basis + 1].permute(2, 0, 1, 3).flatten(1, 2).to(dtype).contiguous()
+
     knots = torch.stack([inv_h, -left * inv_h], -1)  # (in, j, 2)
-
-    def rows(t):  # zero rows for "below the grid" and "at/above its end"; flatten inputs
-        z = torch.zeros_like(t[:, :1])
-        return torch.cat([z, t, z], 1).flatten(0, 1).to(dtype).contiguous()
-
+    z = torch.zeros_like(knots[:, :1])
+    knots = torch.cat([z, knots, z], 1).flatten(0, 1).to(dtype).contiguous()
     row0 = torch.arange(in_dim, device=g.device).unsqueeze(1) * (n_knots + 1)
-    return BasisTable(rows(knots), rows(poly), rows(dpoly), row0,
-                      torch.arange(k + 1, device=g.device))
+    return BasisTable(knots, dense(pieces), dense(dpieces), row0)
 
 
-def _table_basis(x: Tensor, grid: Tensor, table: BasisTable, k: int, deriv: bool):
-    """Non-zero basis values by Horner's rule on the table's pieces.
+_EXPAND_LIMIT = 1 << 22  # above this many feature values, broadcast u instead of expanding it
 
-    x (batch, in) -> (count (batch, in) of knots <= x, vals (batch, in, k+1), dvals or None).
+
+def _table_basis(x: Tensor, grid: Tensor, table: BasisTable, deriv: bool):
+    """Spline features (column 0 zero) by Horner's rule on the table's pieces.
+
+    x (batch, in) -> (vals (batch, in, F), d vals / dx or None).
     """
-    count = torch.searchsorted(grid, x.t().contiguous(), right=True).t()  # (batch, in)
-    row = count + table.row0.t()
+    count = torch.searchsorted(grid, x.t().contiguous(), right=True)  # (in, batch)
+    row = (count + table.row0).t().contiguous()  # (batch, in)
     kn = table.knots[row]  # (batch, in, 2)
     u = torch.addcmul(kn[..., 1], x, kn[..., 0]).unsqueeze(-1)  # (batch, in, 1)
-    m = table.poly[row]  # (batch, in, p, r)
-    vals = m[..., k, :]
-    for p in range(k - 1, -1, -1):
-        vals = torch.addcmul(m[..., p, :], vals, u)
+    n_feat = table.poly.shape[-1]
+    if u.numel() * n_feat <= _EXPAND_LIMIT:  # same-shape operands take the fast kernels
+        u = u.expand(-1, -1, n_feat).contiguous()
+    poly, dpoly = table.poly, table.dpoly
+    vals = poly[-1][row]
+    for p in range(poly.shape[0] - 2, -1, -1):
+        vals = torch.addcmul(poly[p][row], vals, u)
     dvals = None
     if deriv:
-        dm = table.dpoly[row]  # (batch, in, p-1, r)
-        dvals = dm[..., k - 1, :]
-        for p in range(k - 2, -1, -1):
-            dvals = torch.addcmul(dm[..., p, :], dvals, u)
-    return count, vals, dvals
-
-
-def _basis_index(count: Tensor, table: BasisTable, k: int, n_basis: int) -> Tensor:
-    """Basis index of each non-zero value: count (batch, in) -> (batch, in, k+1)."""
-    return (count.unsqueeze(-1) + (table.r - 1 - k)).clamp_(0, n_basis - 1)
+        dvals = dpoly[-1][row]
+        for p in range(dpoly.shape[0] - 2, -1, -1):
+            dvals = torch.addcmul(dpoly[p][row], dvals, u)
+    return vals, dvals
 
 
 def features_reference(x: Tensor, grid: Tensor, k: int, base_fun: str) -> Tensor:
@@ -194,53 +203,49 @@ class _Features(torch.autograd.Function):
     """Fast features with a hand-written backward.
 
     forward:  A[b, i, 0] = base(x[b, i]);  A[b, i, 1 + m] = B_m(x[b, i])
-    backward: dL/dx[b, i] = sum_f dL/dA[b, i, f] dA[b, i, f]/dx[b, i]; only f = 0 and the k+1
-              non-zero bases contribute, and dB/dx comes from the table's derivative pieces.
+    backward: dL/dx[b, i] = sum_f dL/dA[b, i, f] dA[b, i, f]/dx[b, i], with dA/dx from the
+              table's derivative pieces (zero outside each sample's k+1 bases).
     When the backward itself is differentiated (create_graph=True), the derivatives are
     recomputed from x with differentiable ops, so higher derivatives stay exact.
     """
 
     @staticmethod
-    def forward(ctx, x, grid, table, k, base_fun):
+    def forward(ctx, x, grid, table, base_fun):
         need = ctx.needs_input_grad[0]
-        out, count, dvals, dbase = spline_features(x, grid, table, k, base_fun, need)
+        out, dout = spline_features(x, grid, table, base_fun, need)
         if need:
-            ctx.save_for_backward(x, grid, count, dvals, dbase)
-        ctx.k, ctx.base_fun, ctx.table = k, base_fun, table
+            ctx.save_for_backward(x, grid, dout)
+        ctx.base_fun, ctx.table = base_fun, table
         return out
 
     @staticmethod
     def backward(ctx, g):
-        x, grid, count, dvals, dbase = ctx.saved_tensors
+        x, grid, dout = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: recompute derivatives differentiably
-            _, _, dvals = _table_basis(x, grid, ctx.table, ctx.k, True)
-            dbase = _base(x, ctx.base_fun, True)[1]
-        return features_backward(g, count, dvals, dbase, ctx.table, ctx.k), None, None, None, None
+            _, dout = spline_features(x, grid, ctx.table, ctx.base_fun, True)
+        return features_backward(g, dout), None, None, None
 
 
-def spline_features(x: Tensor, grid: Tensor, table: BasisTable, k: int, base_fun: str,
-                    deriv: bool):
-    """Features (batch, in, G+k+1) and what their x-derivative needs (count, dvals, dbase)."""
-    n_basis = grid.shape[1] - k - 1
-    count, vals, dvals = _table_basis(x, grid, table, k, deriv)
+def spline_features(x: Tensor, grid: Tensor, table: BasisTable, base_fun: str, deriv: bool):
+    """Features (batch, in, G+k+1) and, when asked, their x-derivatives (same shape)."""
+    vals, dvals = _table_basis(x, grid, table, deriv)
     base, dbase = _base(x, base_fun, deriv)
-    out = x.new_zeros(x.shape[0], x.shape[1], n_basis + 1)
-    out[..., 0] = base
-    out[..., 1:].scatter_add_(-1, _basis_index(count, table, k, n_basis), vals)
-    return out, count, dvals, dbase
+    vals[..., 0] = base
+    if deriv:
+        dvals[..., 0] = dbase
+    return vals, dvals
 
 
-def features_backward(g: Tensor, count, dvals, dbase, table: BasisTable, k: int) -> Tensor:
-    """dL/dx (batch, in) from dL/dfeatures g (batch, in, G+k+1)."""
-    idx = _basis_index(count, table, k, g.shape[-1] - 1)
-    return g[..., 0] * dbase + (torch.gather(g[..., 1:], -1, idx) * dvals).sum(-1)
+def features_backward(g: Tensor, dfeats: Tensor) -> Tensor:
+    """dL/dx (batch, in) from dL/dfeatures g and dfeatures/dx, both (batch, in, F)."""
+    return (g * dfeats).sum(-1)
 
 
-def features(x: Tensor, grid: Tensor, table: BasisTable, k: int, base_fun: str = "silu") -> Tensor:
+def features(x: Tensor, grid: Tensor, table: BasisTable, base_fun: str = "silu") -> Tensor:
     """Layer features [base(x), B_0(x), ..., B_{G+k-1}(x)]: x (batch, in) -> (batch, in, G+k+1).
 
     ``table`` is ``basis_table(grid, k)`` (cached by the layer)."""
-    return _Features.apply(x, grid, table, k, base_fun)
+    return _Features.apply(x, grid, table, base_fun)
 
 
 def _ridge_lstsq(basis: Tensor, project, ridge: float) -> Tensor:

@@ -15,6 +15,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ._data import as_dataset
+from ._layer import feature_cov
 from ._lbfgs import LBFGS, flat_parameters
 
 OPTIMIZERS = ("LBFGS", "Adam")
@@ -155,9 +156,9 @@ class _Run:
         self.gen = torch.Generator().manual_seed(int(seed))
         self.best_objective, self.best_state = math.inf, None
 
-    def objective(self, xb, yb, feats0) -> Tensor:
+    def objective(self, xb, yb, feats0, cov0) -> Tensor:
         model = self.model
-        pred, scales = model._run(xb, with_scale=self.lamb > 0, fused=True, feats0=feats0)
+        pred, scales = model._run_fused(xb, feats0, cov0, with_scale=self.lamb > 0)
         loss = self.loss_fn(pred, yb)
         reg = regularizer(model, scales, *self.reg_weights) if self.lamb > 0 else loss.new_zeros(())
         self.last = (loss.detach(), reg.detach())
@@ -173,13 +174,14 @@ class _Run:
             model.update_grid(xb)
         with torch.no_grad():  # the first layer's inputs are data: their features once per step
             feats0 = model.layers[0].features(model._select_inputs(xb))
+            cov0 = feature_cov(feats0) if self.lamb > 0 else None
 
         def closure():
             if isinstance(optimizer, LBFGS):
                 optimizer.grad.zero_()
             else:
                 optimizer.zero_grad(set_to_none=False)
-            obj = self.objective(xb, yb, feats0)
+            obj = self.objective(xb, yb, feats0, cov0)
             obj.backward()
             return obj.detach()
 

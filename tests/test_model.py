@@ -86,14 +86,21 @@ def test_symbolic_branch_vectorised_over_edges():
     assert torch.allclose(acts[:, 2, 2], torch.exp(2.5 * x[:, 2] + 0.2) + 0.2)
 
 
-def test_fused_training_path_matches_composed_path():
-    model = ks.MultKAN([3, [2, 2], 2], grid=4, seed=3, dtype=torch.float64)
-    x = torch.rand(64, 3, dtype=torch.float64) * 2 - 1
+@pytest.mark.parametrize("width", [[3, [2, 2], 2], [2, 3, 2, 1]])
+def test_fused_training_path_matches_composed_path(width):
+    model = ks.MultKAN(width, grid=4, seed=3, dtype=torch.float64, affine_trainable=True)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.ndim == 1:  # non-trivial node affines
+                p.add_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * 0.3)
+    model.fix_symbolic(0, 1, 0, "sin", affine=(1.5, 0.2, 0.7, 0.1))
+    x = torch.rand(64, width[0], dtype=torch.float64) * 2 - 1
     grads = []
     for fused in (False, True):
         model.zero_grad()
-        y, _ = model._run(x, fused=fused)
-        (y ** 2).sum().backward()
+        y, scales = model._run_fused(x, with_scale=True) if fused else model._run(x, True)
+        ((y ** 2).sum() + sum(s.sum() for s in scales)).backward()
         grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
     assert len(grads[0]) == len(grads[1]) > 0
     for a, b in zip(*grads):

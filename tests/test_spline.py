@@ -28,7 +28,7 @@ def test_local_basis_matches_pykan_recursion(k):
 def test_table_features_match_recursion_and_sum_to_one(k):
     grid = _grid(4, 7, k, seed=1)
     x = torch.rand(300, 4, dtype=torch.float64) * 6 - 3
-    a = features(x, grid, basis_table(grid, k), k, "silu")
+    a = features(x, grid, basis_table(grid, k), "silu")
     ref = features_reference(x, grid, k, "silu")
     assert torch.allclose(a, ref, atol=1e-10)
     inner = (x > grid[:, k]) & (x < grid[:, -k - 1])
@@ -41,7 +41,7 @@ def test_feature_gradients_first_and_second_order(k):
     table = basis_table(grid, k)
     x = (torch.rand(20, 2, dtype=torch.float64) * 3 - 1.5).requires_grad_()
     w = torch.randn(20, 2, 6 + k, dtype=torch.float64)
-    f = lambda x: (features(x, grid, table, k, "silu") * w).sum(-1)  # noqa: E731
+    f = lambda x: (features(x, grid, table, "silu") * w).sum(-1)  # noqa: E731
     assert torch.autograd.gradcheck(f, (x,))
     assert torch.autograd.gradgradcheck(f, (x,))
 

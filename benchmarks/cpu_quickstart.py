@@ -1,0 +1,90 @@
+"""hellokan fit stages, kansci vs pykan 0.2.8, in one process on 2 CPU threads.
+
+Recipe (pykan's): f = exp(sin(pi x) + y^2), width [2,5,1], grid 3, k 3; fit 50 LBFGS steps with
+lamb 1e-3, prune, fit 50, refine(10), fit 50. Each stage is run for pykan then kansci, and the
+whole recipe is repeated; the table shows the median seconds per stage and the ratio.
+
+    python benchmarks/cpu_quickstart.py [--dtype float64] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+
+
+def f(x):
+    return torch.exp(torch.sin(torch.pi * x[:, [0]]) + x[:, [1]] ** 2)
+
+
+def rmse(model, ds):
+    with torch.no_grad():
+        return float(((model(ds["test_input"]) - ds["test_label"]) ** 2).mean().sqrt())
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    dtype = getattr(torch, args.dtype)
+    os.chdir(tempfile.mkdtemp(prefix="kansci-bench-"))  # pykan writes checkpoints to the cwd
+    import kan  # noqa: E402  (pykan, the peer)
+    import kansci as ks
+
+    ds = ks.create_dataset(f, n_var=2, dtype=dtype, seed=0)
+    stages = ["fit 1 (lamb 1e-3)", "fit 2 (pruned)", "fit 3 (grid 10)"]
+    times = {("pykan", s): [] for s in stages} | {("kansci", s): [] for s in stages}
+    final = {}
+    for _ in range(args.repeats):
+        old = torch.get_default_dtype()
+        torch.set_default_dtype(dtype)  # pykan builds parameters in the default dtype
+        pk = kan.MultKAN(width=[2, 5, 1], grid=3, k=3, seed=1)  # defaults (auto_save on)
+        torch.set_default_dtype(old)
+        km = ks.MultKAN(width=[2, 5, 1], grid=3, k=3, seed=1, dtype=dtype)
+        quiet = dict(log=10**9)
+        for i, stage in enumerate(stages):
+            kw = dict(opt="LBFGS", steps=50, lamb=1e-3 if i == 0 else 0.0)
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                _, t = timed(lambda: pk.fit(ds, **kw, **quiet))
+            times[("pykan", stage)].append(t)
+            _, t = timed(lambda: km.fit(ds, **kw, progress=False))
+            times[("kansci", stage)].append(t)
+            if i == 0:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    pk = pk.prune()
+                km = km.prune()
+            elif i == 1:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    pk = pk.refine(10)
+                km = km.refine(10)
+        final = {"pykan": rmse(pk, ds), "kansci": rmse(km, ds)}
+    print(f"\nhellokan fit stages, {args.dtype}, 2 threads, median of {args.repeats}")
+    print(f"{'stage':22s} {'pykan s':>9s} {'kansci s':>9s} {'speed-up':>9s}")
+    tot = {"pykan": 0.0, "kansci": 0.0}
+    for stage in stages:
+        p = statistics.median(times[("pykan", stage)])
+        k = statistics.median(times[("kansci", stage)])
+        tot["pykan"] += p
+        tot["kansci"] += k
+        print(f"{stage:22s} {p:9.3f} {k:9.3f} {p / k:8.1f}x")
+    print(f"{'all fit stages':22s} {tot['pykan']:9.3f} {tot['kansci']:9.3f} "
+          f"{tot['pykan'] / tot['kansci']:8.1f}x")
+    print(f"final test RMSE: pykan {final['pykan']:.2e}, kansci {final['kansci']:.2e}")
+
+
+if __name__ == "__main__":
+    main()
