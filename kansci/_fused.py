@@ -36,6 +36,7 @@ class SplineLayer(torch.autograd.Function):
         ws = w * scale  # (in, F, out)
         y = torch.addmm(bias, feats.view(feats.shape[0], -1), ws.view(-1, ws.shape[-1]))
         ctx.save_for_backward(feats, w, ws, scale, coef, mask, msp, dfeats)
+        ctx.set_materialize_grads(False)  # an unused features output costs no zero tensor
         return y, feats
 
     @staticmethod
@@ -43,6 +44,8 @@ class SplineLayer(torch.autograd.Function):
     def backward(ctx, gy, gfeats):
         feats, w, ws, scale, coef, mask, msp, dfeats = ctx.saved_tensors
         batch, in_dim, n_feat = feats.shape
+        if gy is None:
+            gy = feats.new_zeros(batch, ws.shape[-1])
         proj = (feats.view(batch, -1).t() @ gy).view(in_dim, n_feat, -1)  # (in, F, out)
         gw = proj * scale
         gs = gw[:, 1:].transpose(1, 2)  # (in, out, nb)

@@ -114,12 +114,17 @@ def dense_basis(x: Tensor, grid: Tensor, k: int) -> Tensor:
 
 
 class BasisTable(NamedTuple):
-    """Per-interval polynomial pieces of a grid's features (see ``basis_table``)."""
+    """Per-interval polynomial pieces of a grid's features (see ``basis_table``).
 
-    knots: Tensor  # (rows, 2): [1/h_j, -t_j/h_j], so u = x/h_j - t_j/h_j
-    poly: Tensor  # (k+1, rows, F): coefficient of u^p of every feature on each row's interval
-    dpoly: Tensor  # (k, rows, F): the same for d/dx (includes the 1/h_j)
+    ``rows`` (n_rows, (2k+1) F + 2) holds, per row: the coefficients of u^0..u^k of every
+    feature (F each), those of its x-derivative (u^0..u^{k-1}, including 1/h_j), then
+    [1/h_j, -t_j/h_j] so that u = x/h_j - t_j/h_j. One gather fetches a sample's row.
+    """
+
+    rows: Tensor
     row0: Tensor  # (in, 1) long: first row of each input
+    k: int
+    n_feat: int
 
 
 def basis_table(grid: Tensor, k: int) -> BasisTable:
@@ -155,13 +160,15 @@ def basis_table(grid: Tensor, k: int) -> BasisTable:
         out = p.new_zeros(in_dim, n_int + 2, p.shape[2], n_basis + 2)
         idx = col[None, :, None, :].expand(in_dim, -1, p.shape[2], -1)
         out[:, 1:-1].scatter_add_(-1, idx, p)
-        return out[..., : n_basis + 1].permute(2, 0, 1, 3).flatten(1, 2).to(dtype).contiguous()
+        return out[..., : n_basis + 1].permute(2, 0, 1, 3).flatten(1, 2)  # (P, rows, F)
 
     knots = torch.stack([inv_h, -left * inv_h], -1)  # (in, j, 2)
     z = torch.zeros_like(knots[:, :1])
-    knots = torch.cat([z, knots, z], 1).flatten(0, 1).to(dtype).contiguous()
+    knots = torch.cat([z, knots, z], 1).flatten(0, 1)  # (rows, 2)
+    flat = lambda t: t.permute(1, 0, 2).flatten(1)  # noqa: E731  (P, rows, F) -> (rows, P*F)
+    rows = torch.cat([flat(dense(pieces)), flat(dense(dpieces)), knots], 1).to(dtype).contiguous()
     row0 = torch.arange(in_dim, device=g.device).unsqueeze(1) * (n_knots + 1)
-    return BasisTable(knots, dense(pieces), dense(dpieces), row0)
+    return BasisTable(rows, row0, k, n_basis + 1)
 
 
 _EXPAND_LIMIT = 1 << 22  # above this many feature values, broadcast u instead of expanding it
@@ -172,22 +179,23 @@ def _table_basis(x: Tensor, grid: Tensor, table: BasisTable, deriv: bool):
 
     x (batch, in) -> (vals (batch, in, F), d vals / dx or None).
     """
+    batch, in_dim = x.shape
+    k, n_feat = table.k, table.n_feat
     count = torch.searchsorted(grid, x.t().contiguous(), right=True)  # (in, batch)
-    row = (count + table.row0).t().contiguous()  # (batch, in)
-    kn = table.knots[row]  # (batch, in, 2)
-    u = torch.addcmul(kn[..., 1], x, kn[..., 0]).unsqueeze(-1)  # (batch, in, 1)
-    n_feat = table.poly.shape[-1]
+    row = (count + table.row0).t().reshape(-1)  # (batch * in,)
+    g = table.rows.index_select(0, row).view(batch, in_dim, -1)  # (batch, in, C)
+    u = torch.addcmul(g[..., -1], x, g[..., -2]).unsqueeze(-1)  # (batch, in, 1)
     if u.numel() * n_feat <= _EXPAND_LIMIT:  # same-shape operands take the fast kernels
         u = u.expand(-1, -1, n_feat).contiguous()
-    poly, dpoly = table.poly, table.dpoly
-    vals = poly[-1][row]
-    for p in range(poly.shape[0] - 2, -1, -1):
-        vals = torch.addcmul(poly[p][row], vals, u)
+    piece = lambda p: g[..., p * n_feat:(p + 1) * n_feat]  # noqa: E731
+    vals = piece(k)
+    for p in range(k - 1, -1, -1):
+        vals = torch.addcmul(piece(p), vals, u)
     dvals = None
     if deriv:
-        dvals = dpoly[-1][row]
-        for p in range(dpoly.shape[0] - 2, -1, -1):
-            dvals = torch.addcmul(dpoly[p][row], dvals, u)
+        dvals = piece(2 * k)
+        for p in range(2 * k - 1, k, -1):
+            dvals = torch.addcmul(piece(p), dvals, u)
     return vals, dvals
 
 
@@ -226,9 +234,25 @@ class _Features(torch.autograd.Function):
         return features_backward(g, dout), None, None, None
 
 
+_CHUNK = 1 << 24  # gathered table values per chunk of samples (bounds peak memory)
+
+
 def spline_features(x: Tensor, grid: Tensor, table: BasisTable, base_fun: str, deriv: bool):
-    """Features (batch, in, G+k+1) and, when asked, their x-derivatives (same shape)."""
-    vals, dvals = _table_basis(x, grid, table, deriv)
+    """Features (batch, in, G+k+1) and, when asked, their x-derivatives (same shape).
+
+    Large inputs are processed in chunks of samples so the gathered table pieces never take
+    more than ``_CHUNK`` values at once."""
+    step = max(1, _CHUNK // max(1, x.shape[1] * table.rows.shape[1]))
+    if x.shape[0] <= step:
+        vals, dvals = _table_basis(x, grid, table, deriv)
+    else:  # fill preallocated outputs chunk by chunk (differentiable: slice assignment)
+        vals = x.new_empty(*x.shape, table.n_feat)
+        dvals = torch.empty_like(vals) if deriv else None
+        for i in range(0, x.shape[0], step):
+            v, d = _table_basis(x[i:i + step], grid, table, deriv)
+            vals[i:i + step] = v
+            if deriv:
+                dvals[i:i + step] = d
     base, dbase = _base(x, base_fun, deriv)
     vals[..., 0] = base
     if deriv:

@@ -76,3 +76,17 @@ def test_grid_from_samples_and_interpolation():
     fine = interpolate_grid(g, 3, 10, 3)
     assert fine.shape == (2, 17)
     assert torch.allclose(fine[:, 3], g[:, 3]) and torch.allclose(fine[:, -4], g[:, -4])
+
+
+def test_chunked_features_match_and_stay_differentiable(monkeypatch):
+    import kansci._spline as sp
+
+    grid = _grid(3, 5, 3, seed=4)
+    table = basis_table(grid, 3)
+    x = (torch.rand(50, 3, dtype=torch.float64) * 3 - 1.5).requires_grad_()
+    whole = features(x, grid, table, "silu")
+    monkeypatch.setattr(sp, "_CHUNK", 3 * table.rows.shape[1] * 7)  # chunks of 7 samples
+    parts = features(x, grid, table, "silu")
+    assert torch.equal(whole, parts)
+    f = lambda x: features(x, grid, table, "silu").sum(-1)  # noqa: E731
+    assert torch.autograd.gradgradcheck(f, (x,))

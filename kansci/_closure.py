@@ -1,0 +1,177 @@
+"""Loss and gradient of a training step by hand (no autograd over the batch).
+
+Small KANs are bound by per-operation overhead, not arithmetic: the autograd graph of a step
+costs more than the step. For the common case (MSE loss, spline edges, sum nodes and
+multiplication nodes of one arity per layer) this module runs the forward pass keeping what
+the backward needs, then back-propagates explicitly, writing every parameter gradient into its
+``.grad`` (views of the optimizer's flat gradient). The regulariser, a function of
+parameter-sized tensors, is also differentiated by hand. ``supports`` says when it applies;
+otherwise training uses the autograd path, which is also the test oracle for this one.
+
+The regulariser's gradient is written out too (``_reg_layer``).
+
+Per layer (features A (batch, in, F), weights W (in, F, out), output affine (s, c)):
+    z = A W s + c;  P = A^T dz;  dW = P s;  ds = sum_f P W;  dc = sum_b dz;  dA = dz (W s)^T
+    d coef = mask scale_sp dW[:, 1:]^T;  d scale_base = mask dW[:, 0];
+    d scale_sp = mask sum_m dW[:, 1+m] coef_m;  dx = sum_f dA dA/dx.
+Regulariser: edge scale = sqrt(w^T C w) / (std(x) + 0.1) with C the feature covariance, so
+    dA += A_c (dC + dC^T) / (N - 1)  and  dx += d std * (x - mean) / ((N - 1) std).
+A multiplication node y = prod_j z_j passes dz_j = dy prod_{i != j} z_i.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ._layer import block_apply, feature_cov
+from ._spline import spline_features
+
+
+def supports(model, loss_fn, reg_weights) -> bool:
+    """Whether the hand-written step applies to this model and objective."""
+    if loss_fn is not None or any(reg_weights[2:]):
+        return False
+    if any(layer.has_symbolic() for layer in model.layers):
+        return False
+    return all(len(set(a)) <= 1 for a in model.mult_arity)
+
+
+def _exclusive_prod(z: Tensor) -> Tensor:
+    """prod_{i != j} z[..., i] for every j (no division, exact with zeros)."""
+    if z.shape[-1] == 2:
+        return z.flip(-1)
+    ones = torch.ones_like(z[..., :1])
+    left = torch.cat([ones, z[..., :-1].cumprod(-1)], -1)
+    right = torch.cat([ones, z.flip(-1)[..., :-1].cumprod(-1)], -1).flip(-1)
+    return left * right
+
+
+def _set_grad(p: Tensor, value: Tensor) -> None:
+    if p.requires_grad:
+        p.grad.add_(value)
+
+
+def _entropy_and_grad(vec: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """pykan's entropy term mean(-sum_dim p log2(p + 1e-4)), p = vec / (sum_dim vec + 1), and
+    its gradient with respect to vec (same shape)."""
+    total = vec.sum(dim, keepdim=True) + 1
+    p = vec / total
+    lg = torch.log2(p + 1e-4)
+    groups = vec.shape[1 - dim]
+    value = -(p * lg).sum(dim).mean()
+    q = -(lg + p / ((p + 1e-4) * math.log(2)))  # d(-p log2(p + eps))/dp
+    grad = (q - (q * p).sum(dim, keepdim=True)) / (total * groups)
+    return value, grad
+
+
+def _reg_layer(w: Tensor, cov: Tensor, sx: Tensor | None, l1: float, ent: float, lamb: float):
+    """One layer's regulariser (L1 + entropies of the edge scales) and lamb times its
+    gradients with respect to w (in, F, out), cov (in, F, F) and sx = std(x) (in,)."""
+    cw = cov @ w  # (in, F, out)
+    var = (cw * w).sum(1).clamp_min(0)
+    root = (var + 1e-20).sqrt()
+    den = sx.unsqueeze(1) + 0.1 if sx is not None else torch.full_like(var, 0.1)
+    vec = root / den  # (in, out)
+    e_in, g_in = _entropy_and_grad(vec, 0)
+    e_out, g_out = _entropy_and_grad(vec, 1)
+    value = l1 * vec.sum() + ent * (e_in + e_out)
+    g_vec = lamb * (l1 + ent * (g_in + g_out))
+    g_var = (g_vec / (2 * root * den)).unsqueeze(1)  # (in, 1, out)
+    g_w = 2 * cw * g_var
+    g_cov = (w * g_var) @ w.transpose(1, 2)
+    g_sx = -(g_vec * vec / den).sum(1) if sx is not None else None
+    return value, (g_w, g_cov, g_sx)
+
+
+@torch.no_grad()
+def loss_and_grad(model, xb: Tensor, yb: Tensor, feats0: Tensor, cov0: Tensor | None,
+                  lamb: float, reg_weights) -> tuple[Tensor, Tensor]:
+    """MSE (+ lamb * regulariser) at xb, yb; adds the gradient into every parameter's .grad.
+
+    Returns (mse, reg) as 0-d tensors (reg is 0 when lamb == 0)."""
+    x = model._select_inputs(xb)
+    batch = x.shape[0]
+    cache = []
+    for l, layer in enumerate(model.layers):
+        s, c = model.subnode_scale[l], model.subnode_bias[l]
+        ns, nc = model.node_scale[l], model.node_bias[l]
+        arity = model.mult_arity[l + 1]
+        a, da = (feats0, None) if l == 0 else spline_features(x, layer.grid, layer.table(),
+                                                              layer.base_fun, True)
+        msp = layer.mask * layer.scale_sp
+        w = torch.cat([(layer.mask * layer.scale_base).unsqueeze(1),
+                       (msp.unsqueeze(-1) * layer.coef).transpose(1, 2)], 1)
+        s_eff, c_eff = (s, c) if arity else (ns * s, torch.addcmul(nc, ns, c))
+        ws = w * s_eff
+        z = torch.addmm(c_eff, a.view(batch, -1), ws.view(-1, ws.shape[-1]))
+        pre = zm = None
+        if arity:
+            n_sum = model.width[l + 1][0]
+            zm = z[:, n_sum:].view(batch, len(arity), arity[0])
+            pre = torch.cat([z[:, :n_sum], zm.prod(-1)], 1)
+            y = torch.addcmul(nc, pre, ns)
+        else:
+            y = z
+        cache.append((x, a, da, w, ws, s_eff, msp, pre, zm))
+        x = y
+    r = x - yb
+    mse = r.square().mean()
+    g = r * (2.0 / r.numel())
+
+    reg = mse.new_zeros(())
+    reg_grads = [None] * model.depth
+    if lamb > 0:
+        l1, ent = reg_weights[0], reg_weights[1]
+        for l, (xl, a, _, w, *_rest) in enumerate(cache):
+            cov = cov0 if l == 0 else feature_cov(a)
+            sx = xl.std(0) if batch > 1 else None
+            r_l, reg_grads[l] = _reg_layer(w, cov, sx, l1, ent, lamb)
+            reg = reg + r_l
+            if l == 0:  # the inputs are data: nothing flows into them
+                reg_grads[l] = (reg_grads[l][0], None, None)
+
+    for l in range(model.depth - 1, -1, -1):
+        layer = model.layers[l]
+        xl, a, da, w, ws, s_eff, msp, pre, zm = cache[l]
+        s, c = model.subnode_scale[l], model.subnode_bias[l]
+        ns, nc = model.node_scale[l], model.node_bias[l]
+        if zm is not None:
+            n_sum = model.width[l + 1][0]
+            _set_grad(nc, g.sum(0))
+            _set_grad(ns, (g * pre).sum(0))
+            gp = g * ns
+            gzm = gp[:, n_sum:].unsqueeze(-1) * _exclusive_prod(zm)
+            gz = torch.cat([gp[:, :n_sum], gzm.flatten(1)], 1)
+        else:
+            gz = g
+        proj = (a.view(batch, -1).t() @ gz).view(w.shape)  # (in, F, out)
+        gw = proj * s_eff
+        gs_eff, gc_eff = (proj * w).sum((0, 1)), gz.sum(0)
+        rg = reg_grads[l]
+        if rg is not None and rg[0] is not None:
+            gw = gw + rg[0]
+        gsp = gw[:, 1:].transpose(1, 2)  # (in, out, nb)
+        _set_grad(layer.coef, msp.unsqueeze(-1) * gsp)
+        _set_grad(layer.scale_base, layer.mask * gw[:, 0])
+        _set_grad(layer.scale_sp, layer.mask * (gsp * layer.coef).sum(-1))
+        if zm is not None:
+            _set_grad(s, gs_eff)
+            _set_grad(c, gc_eff)
+        else:
+            _set_grad(s, gs_eff * ns)
+            _set_grad(c, gc_eff * ns)
+            _set_grad(ns, gs_eff * s + gc_eff * c)
+            _set_grad(nc, gc_eff)
+        if l == 0:
+            break
+        ga = (gz @ ws.view(-1, ws.shape[-1]).t()).view(a.shape)
+        if rg is not None and rg[1] is not None:
+            sym = (rg[1] + rg[1].transpose(1, 2)) / max(batch - 1, 1)  # (in, F, F)
+            ga = ga + block_apply(a - a.mean(0), sym)
+        g = (ga * da).sum(-1)
+        if rg is not None and rg[2] is not None:
+            std = xl.std(0)
+            g = g + rg[2] * (xl - xl.mean(0)) / ((batch - 1) * std.clamp_min(1e-30))
+    return mse, reg
