@@ -14,6 +14,8 @@ from ._config import normalize_arity, normalize_width, per_layer
 from ._data import as_input
 from ._layer import KANLayer
 from ._spline import BASE_FUNCTIONS, interpolate_grid
+from ._symbolic_fit import fit_affine
+from ._symbolic_lib import get_function
 
 BACKENDS = ("auto", "torch", "triton")
 
@@ -290,17 +292,23 @@ class MultKAN(nn.Module):
                              f"0..{layer.in_dim - 1} and outputs 0..{layer.out_dim - 1}.")
         return layer
 
-    def fix_symbolic(self, l: int, i: int, j: int, fun_name: str, fit_params: bool = False,
-                     affine=(1.0, 0.0, 1.0, 0.0)):
-        """Snap edge (l, i, j) to ``c * f(a x + b) + d`` with f = ``fun_name`` and the given
-        ``affine = (a, b, c, d)``. (Fitting the affine to the learned curve comes with the
-        symbolic toolkit.)"""
+    def fix_symbolic(self, l: int, i: int, j: int, fun_name: str, fit_params: bool = True,
+                     x=None, affine=(1.0, 0.0, 1.0, 0.0)):
+        """Snap edge (l, i, j) to ``c * f(a x + b) + d`` with f = ``fun_name``.
+
+        With ``fit_params`` the affine is fitted to the edge's current curve on the
+        activations of x (default: the last fit's training inputs) and r2 is returned;
+        otherwise ``affine = (a, b, c, d)`` is used as given and None is returned."""
         layer = self._check_edge(l, i, j)
+        fn = get_function(fun_name)
+        r2 = None
         if fit_params:
-            raise NotImplementedError("fit_params=True needs the symbolic fitting toolkit; "
-                                      "pass affine=(a, b, c, d) with fit_params=False.")
+            acts = self.activations(x)[l]  # (batch, in)
+            with torch.no_grad():
+                curve = layer.edge_activations(acts, torch.tensor([j], device=acts.device))
+            affine, r2 = fit_affine(acts[:, i], curve[:, i, 0], fn.torch_fn)
         layer.set_symbolic(i, j, fun_name, affine)
-        return None
+        return r2
 
     def unfix_symbolic(self, l: int, i: int, j: int) -> None:
         """Return edge (l, i, j) to its learned spline."""

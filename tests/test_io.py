@@ -8,7 +8,7 @@ import kansci as ks
 
 def _model():
     model = ks.MultKAN([3, [2, 1], 1], grid=4, seed=0, dtype=torch.float64, in_vars=["a", "b", "c"])
-    model.fix_symbolic(0, 1, 2, "exp", affine=(0.5, 0.1, 2.0, -1.0))
+    model.fix_symbolic(0, 1, 2, "exp", fit_params=False, affine=(0.5, 0.1, 2.0, -1.0))
     return model
 
 

@@ -60,15 +60,15 @@ def test_symbolic_edge_is_c_f_ax_plus_b_plus_d():
     model = ks.MultKAN([2, 1], grid=3, seed=0, dtype=torch.float64)
     x = torch.rand(50, 2, dtype=torch.float64) * 2 - 1
     spline_only = model.layers[0].edge_activations(x)[:, 1, 0]
-    model.fix_symbolic(0, 0, 0, "sin", affine=(2.0, 0.5, 1.5, -0.25))
+    model.fix_symbolic(0, 0, 0, "sin", fit_params=False, affine=(2.0, 0.5, 1.5, -0.25))
     expected = 1.5 * torch.sin(2.0 * x[:, 0] + 0.5) - 0.25 + spline_only
     assert torch.allclose(model(x)[:, 0], expected)
     model.unfix_symbolic(0, 0, 0)
     assert not model.layers[0].has_symbolic()
     with pytest.raises(ValueError, match="Did you mean 'sin'"):
-        model.fix_symbolic(0, 0, 0, "sinn")
+        model.fix_symbolic(0, 0, 0, "sinn", fit_params=False)
     with pytest.raises(ValueError, match="does not exist"):
-        model.fix_symbolic(0, 2, 0, "sin")
+        model.fix_symbolic(0, 2, 0, "sin", fit_params=False)
 
 
 def test_symbolic_branch_vectorised_over_edges():
@@ -76,7 +76,7 @@ def test_symbolic_branch_vectorised_over_edges():
     names = ["sin", "x^2", "exp", "sin"]
     for j, name in enumerate(names):
         for i in range(3):
-            model.fix_symbolic(0, i, j, name, affine=(0.5 + i, 0.1 * j, 1.0, 0.2))
+            model.fix_symbolic(0, i, j, name, fit_params=False, affine=(0.5 + i, 0.1 * j, 1.0, 0.2))
     layer = model.layers[0]
     assert set(layer._symbolic_groups()) == {"sin", "x^2", "exp"}
     x = torch.rand(30, 3, dtype=torch.float64)
@@ -94,7 +94,7 @@ def test_fused_training_path_matches_composed_path(width):
         for p in model.parameters():
             if p.ndim == 1:  # non-trivial node affines
                 p.add_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * 0.3)
-    model.fix_symbolic(0, 1, 0, "sin", affine=(1.5, 0.2, 0.7, 0.1))
+    model.fix_symbolic(0, 1, 0, "sin", fit_params=False, affine=(1.5, 0.2, 0.7, 0.1))
     x = torch.rand(64, width[0], dtype=torch.float64) * 2 - 1
     grads = []
     for fused in (False, True):
@@ -156,3 +156,16 @@ def test_hand_written_gradient_matches_autograd(width, arity, lamb):
     assert torch.allclose(mse + lamb * reg, ref_obj.detach(), rtol=1e-12, atol=1e-14)
     for p, r in zip(params, ref):
         assert torch.allclose(p.grad, r, rtol=1e-8, atol=1e-12)
+
+
+def test_fix_symbolic_fits_the_affine_of_a_learned_curve():
+    model = ks.MultKAN([1, 1], grid=10, seed=0, dtype=torch.float64)
+    x = torch.linspace(-1, 1, 400, dtype=torch.float64).unsqueeze(1)
+    target = 0.7 * torch.sin(2.5 * x + 0.3) - 0.2
+    model.fit(x, target, steps=30, progress=False)
+    r2 = model.fix_symbolic(0, 0, 0, "sin")
+    a, b, c, d = model.layers[0].sym_affine[0, 0].tolist()
+    assert r2 > 0.999
+    with torch.no_grad():
+        assert torch.allclose(model(x), target, atol=5e-3)
+    assert model.fix_symbolic(0, 0, 0, "x^2") < r2  # a worse candidate scores lower
