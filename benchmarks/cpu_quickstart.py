@@ -45,15 +45,13 @@ def main():
     import kan  # noqa: E402  (pykan, the peer)
     import kansci as ks
 
+    torch.set_default_dtype(dtype)  # pykan builds (and rebuilds on prune/refine) in the default
     ds = ks.create_dataset(f, n_var=2, dtype=dtype, seed=0)
     stages = ["fit 1 (lamb 1e-3)", "fit 2 (pruned)", "fit 3 (grid 10)"]
     times = {("pykan", s): [] for s in stages} | {("kansci", s): [] for s in stages}
     final = {}
     for _ in range(args.repeats):
-        old = torch.get_default_dtype()
-        torch.set_default_dtype(dtype)  # pykan builds parameters in the default dtype
         pk = kan.MultKAN(width=[2, 5, 1], grid=3, k=3, seed=1)  # defaults (auto_save on)
-        torch.set_default_dtype(old)
         km = ks.MultKAN(width=[2, 5, 1], grid=3, k=3, seed=1, dtype=dtype)
         quiet = dict(log=10**9)
         for i, stage in enumerate(stages):

@@ -49,8 +49,7 @@ def _exclusive_prod(z: Tensor) -> Tensor:
 
 
 def _set_grad(p: Tensor, value: Tensor) -> None:
-    if p.requires_grad:
-        p.grad.add_(value)
+    p.grad.add_(value)
 
 
 def _entropy_and_grad(vec: Tensor, dim: int) -> tuple[Tensor, Tensor]:
@@ -127,20 +126,22 @@ def loss_and_grad(model, xb: Tensor, yb: Tensor, feats0: Tensor, cov0: Tensor | 
         for l, (xl, a, _, w, *_rest) in enumerate(cache):
             cov = cov0 if l == 0 else feature_cov(a)
             sx = xl.std(0) if batch > 1 else None
-            r_l, reg_grads[l] = _reg_layer(w, cov, sx, l1, ent, lamb)
+            r_l, (g_w, g_cov, g_sx) = _reg_layer(w, cov, sx, l1, ent, lamb)
             reg = reg + r_l
-            if l == 0:  # the inputs are data: nothing flows into them
-                reg_grads[l] = (reg_grads[l][0], None, None)
+            # the first layer's inputs are data: nothing flows into them
+            reg_grads[l] = (g_w, None, None, None) if l == 0 else (g_w, g_cov, g_sx, sx)
 
     for l in range(model.depth - 1, -1, -1):
         layer = model.layers[l]
         xl, a, da, w, ws, s_eff, msp, pre, zm = cache[l]
         s, c = model.subnode_scale[l], model.subnode_bias[l]
         ns, nc = model.node_scale[l], model.node_bias[l]
+        affine = any(p.requires_grad for p in (s, c, ns, nc))
         if zm is not None:
             n_sum = model.width[l + 1][0]
-            _set_grad(nc, g.sum(0))
-            _set_grad(ns, (g * pre).sum(0))
+            if affine:
+                _set_grad(nc, g.sum(0))
+                _set_grad(ns, (g * pre).sum(0))
             gp = g * ns
             gzm = gp[:, n_sum:].unsqueeze(-1) * _exclusive_prod(zm)
             gz = torch.cat([gp[:, :n_sum], gzm.flatten(1)], 1)
@@ -148,22 +149,26 @@ def loss_and_grad(model, xb: Tensor, yb: Tensor, feats0: Tensor, cov0: Tensor | 
             gz = g
         proj = (a.view(batch, -1).t() @ gz).view(w.shape)  # (in, F, out)
         gw = proj * s_eff
-        gs_eff, gc_eff = (proj * w).sum((0, 1)), gz.sum(0)
         rg = reg_grads[l]
-        if rg is not None and rg[0] is not None:
+        if rg is not None:
             gw = gw + rg[0]
         gsp = gw[:, 1:].transpose(1, 2)  # (in, out, nb)
-        _set_grad(layer.coef, msp.unsqueeze(-1) * gsp)
-        _set_grad(layer.scale_base, layer.mask * gw[:, 0])
-        _set_grad(layer.scale_sp, layer.mask * (gsp * layer.coef).sum(-1))
-        if zm is not None:
-            _set_grad(s, gs_eff)
-            _set_grad(c, gc_eff)
-        else:
-            _set_grad(s, gs_eff * ns)
-            _set_grad(c, gc_eff * ns)
-            _set_grad(ns, gs_eff * s + gc_eff * c)
-            _set_grad(nc, gc_eff)
+        if layer.coef.requires_grad:
+            _set_grad(layer.coef, msp.unsqueeze(-1) * gsp)
+        if layer.scale_base.requires_grad:
+            _set_grad(layer.scale_base, layer.mask * gw[:, 0])
+        if layer.scale_sp.requires_grad:
+            _set_grad(layer.scale_sp, layer.mask * (gsp * layer.coef).sum(-1))
+        if affine:
+            gs_eff, gc_eff = (proj * w).sum((0, 1)), gz.sum(0)
+            if zm is not None:
+                _set_grad(s, gs_eff)
+                _set_grad(c, gc_eff)
+            else:
+                _set_grad(s, gs_eff * ns)
+                _set_grad(c, gc_eff * ns)
+                _set_grad(ns, gs_eff * s + gc_eff * c)
+                _set_grad(nc, gc_eff)
         if l == 0:
             break
         ga = (gz @ ws.view(-1, ws.shape[-1]).t()).view(a.shape)
@@ -172,6 +177,6 @@ def loss_and_grad(model, xb: Tensor, yb: Tensor, feats0: Tensor, cov0: Tensor | 
             ga = ga + block_apply(a - a.mean(0), sym)
         g = (ga * da).sum(-1)
         if rg is not None and rg[2] is not None:
-            std = xl.std(0)
-            g = g + rg[2] * (xl - xl.mean(0)) / ((batch - 1) * std.clamp_min(1e-30))
+            g_sx, sx = rg[2], rg[3]
+            g = g + (g_sx / ((batch - 1) * sx.clamp_min(1e-30))) * (xl - xl.mean(0))
     return mse, reg

@@ -222,39 +222,34 @@ class KANLayer(nn.Module):
     @torch.no_grad()
     def refined(self, grid: Tensor, k: int, x: Tensor) -> "KANLayer":
         """A copy on ``grid`` (order k) whose splines match this layer's at samples x."""
-        new = KANLayer.__new__(KANLayer)
-        nn.Module.__init__(new)
-        new.in_dim, new.out_dim, new.k = self.in_dim, self.out_dim, k
-        new.base_fun, new.grid_eps = self.base_fun, self.grid_eps
-        new.register_buffer("grid", grid.clone())
-        new.coef = nn.Parameter(refit_coef(x, self.grid, self.coef, self.k, grid, k),
-                                requires_grad=self.coef.requires_grad)
-        for name in ("scale_base", "scale_sp", "sym_affine"):
-            p = getattr(self, name)
-            setattr(new, name, nn.Parameter(p.detach().clone(), requires_grad=p.requires_grad))
-        new.register_buffer("mask", self.mask.clone())
-        new.register_buffer("sym_mask", self.sym_mask.clone())
-        new.sym_names = [row[:] for row in self.sym_names]
-        new._groups = new._table = None
-        return new
+        coef = refit_coef(x, self.grid, self.coef, self.k, grid, k)
+        return self._derived(grid, k, coef, lambda t: t)
 
     @torch.no_grad()
     def subset(self, in_ids, out_ids) -> "KANLayer":
         """A copy keeping inputs ``in_ids`` and outputs ``out_ids``."""
         in_ids = torch.as_tensor(in_ids, dtype=torch.long, device=self.grid.device)
         out_ids = torch.as_tensor(out_ids, dtype=torch.long, device=self.grid.device)
+        pick = lambda t: t[in_ids][:, out_ids]  # noqa: E731
+        new = self._derived(self.grid[in_ids], self.k, pick(self.coef), pick)
+        new.sym_names = [[self.sym_names[i][o] for o in out_ids.tolist()] for i in in_ids.tolist()]
+        return new
+
+    def _derived(self, grid: Tensor, k: int, coef: Tensor, pick) -> "KANLayer":
+        """A new layer with this one's settings: ``grid``, ``k`` and ``coef`` as given, every
+        other per-edge tensor passed through ``pick`` (all copied)."""
         new = KANLayer.__new__(KANLayer)
         nn.Module.__init__(new)
-        new.in_dim, new.out_dim, new.k = len(in_ids), len(out_ids), self.k
+        new.in_dim, new.out_dim, new.k = coef.shape[0], coef.shape[1], k
         new.base_fun, new.grid_eps = self.base_fun, self.grid_eps
-        new.register_buffer("grid", self.grid[in_ids].clone())
-        for name in ("coef", "scale_base", "scale_sp", "sym_affine"):
+        new.register_buffer("grid", grid.clone())
+        new.coef = nn.Parameter(coef.clone(), requires_grad=self.coef.requires_grad)
+        for name in ("scale_base", "scale_sp", "sym_affine"):
             p = getattr(self, name)
-            setattr(new, name, nn.Parameter(p[in_ids][:, out_ids].clone(),
-                                            requires_grad=p.requires_grad))
-        new.register_buffer("mask", self.mask[in_ids][:, out_ids].clone())
-        new.register_buffer("sym_mask", self.sym_mask[in_ids][:, out_ids].clone())
-        new.sym_names = [[self.sym_names[i][o] for o in out_ids.tolist()] for i in in_ids.tolist()]
+            setattr(new, name, nn.Parameter(pick(p).clone(), requires_grad=p.requires_grad))
+        new.register_buffer("mask", pick(self.mask).clone())
+        new.register_buffer("sym_mask", pick(self.sym_mask).clone())
+        new.sym_names = [row[:] for row in self.sym_names]
         new._groups = new._table = None
         return new
 
