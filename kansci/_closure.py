@@ -21,6 +21,7 @@ A multiplication node y = prod_j z_j passes dz_j = dy prod_{i != j} z_i.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -84,30 +85,54 @@ def _reg_layer(w: Tensor, cov: Tensor, sx: Tensor | None, l1: float, ent: float,
     return value, (g_w, g_cov, g_sx)
 
 
-@torch.no_grad()
-def loss_and_grad(model, xb: Tensor, yb: Tensor, feats0: Tensor, cov0: Tensor | None,
-                  lamb: float, reg_weights) -> tuple[Tensor, Tensor]:
-    """MSE (+ lamb * regulariser) at xb, yb; adds the gradient into every parameter's .grad.
+class _LayerRefs(NamedTuple):
+    layer: object
+    coef: Tensor
+    scale_base: Tensor
+    scale_sp: Tensor
+    mask: Tensor
+    s: Tensor  # subnode affine
+    c: Tensor
+    ns: Tensor  # node affine
+    nc: Tensor
+    arity: list
+    n_sum: int
+    affine: bool  # whether any affine parameter is trained
 
-    Returns (mse, reg) as 0-d tensors (reg is 0 when lamb == 0)."""
+
+def plan(model) -> list[_LayerRefs]:
+    """The tensors a step touches, looked up once per fit (module attribute and
+    ParameterList lookups cost more than the arithmetic of a small step)."""
+    out = []
+    for l, layer in enumerate(model.layers):
+        aff = (model.subnode_scale[l], model.subnode_bias[l], model.node_scale[l], model.node_bias[l])
+        out.append(_LayerRefs(layer, layer.coef, layer.scale_base, layer.scale_sp, layer.mask,
+                              *aff, model.mult_arity[l + 1], model.width[l + 1][0],
+                              any(p.requires_grad for p in aff)))
+    return out
+
+
+@torch.no_grad()
+def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0: Tensor,
+                  cov0: Tensor | None, lamb: float, reg_weights) -> tuple[Tensor, Tensor]:
+    """MSE (+ lamb * regulariser) at xb, yb; adds the gradient into every parameter's .grad.
+    ``refs`` is ``plan(model)``. Returns (mse, reg) as 0-d tensors (reg is 0 when lamb == 0)."""
     x = model._select_inputs(xb)
     batch = x.shape[0]
     cache = []
-    for l, layer in enumerate(model.layers):
-        s, c = model.subnode_scale[l], model.subnode_bias[l]
-        ns, nc = model.node_scale[l], model.node_bias[l]
-        arity = model.mult_arity[l + 1]
+    for l, ref in enumerate(refs):
+        layer, s, c, ns, nc, arity = ref.layer, ref.s, ref.c, ref.ns, ref.nc, ref.arity
         a, da = (feats0, None) if l == 0 else spline_features(x, layer.grid, layer.table(),
                                                               layer.base_fun, True)
-        msp = layer.mask * layer.scale_sp
-        w = torch.cat([(layer.mask * layer.scale_base).unsqueeze(1),
-                       (msp.unsqueeze(-1) * layer.coef).transpose(1, 2)], 1)
+        msp = ref.mask * ref.scale_sp
+        w = torch.cat([(ref.mask * ref.scale_base).unsqueeze(1),
+                       (msp.unsqueeze(-1) * ref.coef).transpose(1, 2)], 1)
         s_eff, c_eff = (s, c) if arity else (ns * s, torch.addcmul(nc, ns, c))
         ws = w * s_eff
         z = torch.addmm(c_eff, a.view(batch, -1), ws.view(-1, ws.shape[-1]))
         pre = zm = None
         if arity:
-            n_sum = model.width[l + 1][0]
+            n_sum = ref.n_sum
             zm = z[:, n_sum:].view(batch, len(arity), arity[0])
             pre = torch.cat([z[:, :n_sum], zm.prod(-1)], 1)
             y = torch.addcmul(nc, pre, ns)
@@ -131,14 +156,12 @@ def loss_and_grad(model, xb: Tensor, yb: Tensor, feats0: Tensor, cov0: Tensor | 
             # the first layer's inputs are data: nothing flows into them
             reg_grads[l] = (g_w, None, None, None) if l == 0 else (g_w, g_cov, g_sx, sx)
 
-    for l in range(model.depth - 1, -1, -1):
-        layer = model.layers[l]
+    for l in range(len(refs) - 1, -1, -1):
+        ref = refs[l]
         xl, a, da, w, ws, s_eff, msp, pre, zm = cache[l]
-        s, c = model.subnode_scale[l], model.subnode_bias[l]
-        ns, nc = model.node_scale[l], model.node_bias[l]
-        affine = any(p.requires_grad for p in (s, c, ns, nc))
+        s, c, ns, nc, affine = ref.s, ref.c, ref.ns, ref.nc, ref.affine
         if zm is not None:
-            n_sum = model.width[l + 1][0]
+            n_sum = ref.n_sum
             if affine:
                 _set_grad(nc, g.sum(0))
                 _set_grad(ns, (g * pre).sum(0))
@@ -153,12 +176,12 @@ def loss_and_grad(model, xb: Tensor, yb: Tensor, feats0: Tensor, cov0: Tensor | 
         if rg is not None:
             gw = gw + rg[0]
         gsp = gw[:, 1:].transpose(1, 2)  # (in, out, nb)
-        if layer.coef.requires_grad:
-            _set_grad(layer.coef, msp.unsqueeze(-1) * gsp)
-        if layer.scale_base.requires_grad:
-            _set_grad(layer.scale_base, layer.mask * gw[:, 0])
-        if layer.scale_sp.requires_grad:
-            _set_grad(layer.scale_sp, layer.mask * (gsp * layer.coef).sum(-1))
+        if ref.coef.requires_grad:
+            _set_grad(ref.coef, msp.unsqueeze(-1) * gsp)
+        if ref.scale_base.requires_grad:
+            _set_grad(ref.scale_base, ref.mask * gw[:, 0])
+        if ref.scale_sp.requires_grad:
+            _set_grad(ref.scale_sp, ref.mask * (gsp * ref.coef).sum(-1))
         if affine:
             gs_eff, gc_eff = (proj * w).sum((0, 1)), gz.sum(0)
             if zm is not None:

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ._closure import loss_and_grad, supports
+from ._closure import loss_and_grad, plan, supports
 from ._data import as_dataset
 from ._layer import feature_cov
 from ._lbfgs import LBFGS, flat_parameters
@@ -168,6 +168,7 @@ class _Run:
 
     def __init__(self, model, data, loss_fn, lamb, reg_weights, batch, seed):
         self.manual = supports(model, loss_fn, reg_weights)  # hand-written gradient applies
+        self.refs = plan(model) if self.manual else None
         self.loss_fn = loss_fn or torch.nn.functional.mse_loss
         self.model, self.lamb, self.reg_weights = model, lamb, reg_weights
         self.x_train, self.y_train = data["train_input"], data["train_label"]
@@ -203,7 +204,8 @@ class _Run:
             else:
                 optimizer.zero_grad(set_to_none=False)
             if self.manual:
-                self.last = loss_and_grad(model, xb, yb, feats0, cov0, self.lamb, self.reg_weights)
+                self.last = loss_and_grad(model, self.refs, xb, yb, feats0, cov0, self.lamb,
+                                          self.reg_weights)
                 return self.last[0] + self.lamb * self.last[1]
             obj = self.objective(xb, yb, feats0, cov0)
             obj.backward()

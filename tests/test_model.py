@@ -129,7 +129,7 @@ def test_n_edge_and_config_round_trip():
     ([2, 5, 1], 2, 0.0), ([2, 5, 1], 2, 1e-2), ([3, [2, 2], 2], 3, 1e-2),
     ([2, [1, 2], [1, 1], 1], 2, 1e-2), ([2, 3, 2, 1], 2, 0.0)])
 def test_hand_written_gradient_matches_autograd(width, arity, lamb):
-    from kansci._closure import loss_and_grad, supports
+    from kansci._closure import loss_and_grad, plan, supports
     from kansci._layer import feature_cov
     from kansci._train import regularizer
 
@@ -152,7 +152,7 @@ def test_hand_written_gradient_matches_autograd(width, arity, lamb):
     for p in params:
         p.grad = torch.zeros_like(p)
     feats0 = model.layers[0].features(x).detach()
-    mse, reg = loss_and_grad(model, x, y, feats0, feature_cov(feats0), lamb, weights)
+    mse, reg = loss_and_grad(model, plan(model), x, y, feats0, feature_cov(feats0), lamb, weights)
     assert torch.allclose(mse + lamb * reg, ref_obj.detach(), rtol=1e-12, atol=1e-14)
     for p, r in zip(params, ref):
         assert torch.allclose(p.grad, r, rtol=1e-8, atol=1e-12)
