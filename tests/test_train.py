@@ -155,3 +155,40 @@ def test_prune_input_finds_the_inputs_that_matter():
     assert small.width_in[0] == 2 and small.input_id.tolist() == [0, 2]
     assert small(ds["test_input"]).shape == (1000, 1)  # still takes all original columns
     assert rmse(small, ds) <= 2 * rmse(model, ds) + 1e-3
+
+
+def test_non_finite_loss_stops_with_a_warning_and_keeps_the_best_state():
+    ds = ks.create_dataset(hellokan_f, n_var=2, train_num=200, test_num=100, seed=0)
+    model = ks.MultKAN([2, 3, 1], seed=0)
+    calls = {"n": 0}
+
+    def flaky_mse(pred, target):
+        calls["n"] += 1
+        loss = torch.mean((pred - target) ** 2)
+        return loss * float("nan") if calls["n"] > 40 else loss
+
+    with pytest.warns(RuntimeWarning, match="not finite"):
+        hist = model.fit(ds, steps=20, loss_fn=flaky_mse, progress=False)
+    assert hist["stop_reason"] == "non-finite loss"
+    with torch.no_grad():
+        assert torch.isfinite(model(ds["test_input"])).all()
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_fit_leaves_the_global_rng_alone():
+    ds = ks.create_dataset(hellokan_f, n_var=2, train_num=100, test_num=50, seed=0)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    ks.MultKAN([2, 3, 1], seed=0).fit(ds, steps=3, batch=20, progress=False)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_update_grid_on_a_constant_input_stays_finite():
+    model = ks.MultKAN([2, 3, 1], seed=0, dtype=F64)
+    x = torch.rand(100, 2, dtype=F64)
+    x[:, 1] = 0.25  # every sample has the same value: a rank-deficient refit
+    model.update_grid(x)
+    out = model(x)
+    assert torch.isfinite(out).all()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
