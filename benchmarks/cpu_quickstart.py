@@ -38,6 +38,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--train-num", type=int, default=1000, help="training samples (pykan's 1000)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     dtype = getattr(torch, args.dtype)
@@ -46,7 +47,7 @@ def main():
     import kansci as ks
 
     torch.set_default_dtype(dtype)  # pykan builds (and rebuilds on prune/refine) in the default
-    ds = ks.create_dataset(f, n_var=2, dtype=dtype, seed=0)
+    ds = ks.create_dataset(f, n_var=2, dtype=dtype, seed=0, train_num=args.train_num)
     stages = ["fit 1 (lamb 1e-3)", "fit 2 (pruned)", "fit 3 (grid 10)"]
     times = {("pykan", s): [] for s in stages} | {("kansci", s): [] for s in stages}
     final = {}
@@ -70,7 +71,8 @@ def main():
                     pk = pk.refine(10)
                 km = km.refine(10)
         final = {"pykan": rmse(pk, ds), "kansci": rmse(km, ds)}
-    print(f"\nhellokan fit stages, {args.dtype}, 2 threads, median of {args.repeats}")
+    print(f"\nhellokan fit stages, {args.dtype}, {args.train_num} training samples, 2 threads, "
+          f"median of {args.repeats}")
     print(f"{'stage':22s} {'pykan s':>9s} {'kansci s':>9s} {'speed-up':>9s}")
     tot = {"pykan": 0.0, "kansci": 0.0}
     for stage in stages:
