@@ -113,17 +113,19 @@ def plan(model) -> list[_LayerRefs]:
 
 
 @torch.no_grad()
-def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0: Tensor,
-                  cov0: Tensor | None, lamb: float, reg_weights) -> tuple[Tensor, Tensor]:
-    """MSE (+ lamb * regulariser) at xb, yb; adds the gradient into every parameter's .grad.
-    ``refs`` is ``plan(model)``. Returns (mse, reg) as 0-d tensors (reg is 0 when lamb == 0)."""
+def forward(model, refs: list[_LayerRefs], xb: Tensor, feats0: Tensor | None = None,
+            keep: bool = False):
+    """The model's output for xb (batch, n_in) along the training path; with ``keep`` also
+    what the backward needs per layer (features with their x-derivatives, weights, ...)."""
     x = model._select_inputs(xb)
     batch = x.shape[0]
     cache = []
     for l, ref in enumerate(refs):
         layer, s, c, ns, nc, arity = ref.layer, ref.s, ref.c, ref.ns, ref.nc, ref.arity
-        a, da = (feats0, None) if l == 0 else spline_features(x, layer.grid, layer.table(),
-                                                              layer.base_fun, True)
+        if l == 0 and feats0 is not None:
+            a, da = feats0, None
+        else:
+            a, da = spline_features(x, layer.grid, layer.table(), layer.base_fun, keep and l > 0)
         msp = ref.mask * ref.scale_sp
         w = torch.cat([(ref.mask * ref.scale_base).unsqueeze(1),
                        (msp.unsqueeze(-1) * ref.coef).transpose(1, 2)], 1)
@@ -138,8 +140,19 @@ def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0:
             y = torch.addcmul(nc, pre, ns)
         else:
             y = z
-        cache.append((x, a, da, w, ws, s_eff, msp, pre, zm))
+        if keep:
+            cache.append((x, a, da, w, ws, s_eff, msp, pre, zm))
         x = y
+    return x, cache
+
+
+@torch.no_grad()
+def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0: Tensor,
+                  cov0: Tensor | None, lamb: float, reg_weights) -> tuple[Tensor, Tensor]:
+    """MSE (+ lamb * regulariser) at xb, yb; adds the gradient into every parameter's .grad.
+    ``refs`` is ``plan(model)``. Returns (mse, reg) as 0-d tensors (reg is 0 when lamb == 0)."""
+    x, cache = forward(model, refs, xb, feats0, keep=True)
+    batch = x.shape[0]
     r = x - yb
     mse = r.square().mean()
     g = r * (2.0 / r.numel())

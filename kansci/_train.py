@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ._closure import loss_and_grad, plan, supports
+from ._closure import forward, loss_and_grad, plan, supports
 from ._data import as_dataset
 from ._layer import feature_cov
 from ._lbfgs import LBFGS, flat_parameters
@@ -169,6 +169,7 @@ class _Run:
     def __init__(self, model, data, loss_fn, lamb, reg_weights, batch, seed):
         self.manual = supports(model, loss_fn, reg_weights)  # hand-written gradient applies
         self.refs = plan(model) if self.manual else None
+        self.test_feats0 = None
         self.loss_fn = loss_fn or torch.nn.functional.mse_loss
         self.model, self.lamb, self.reg_weights = model, lamb, reg_weights
         self.x_train, self.y_train = data["train_input"], data["train_label"]
@@ -185,6 +186,17 @@ class _Run:
         reg = regularizer(model, scales, *self.reg_weights) if self.lamb > 0 else loss.new_zeros(())
         self.last = (loss.detach(), reg.detach())
         return loss + self.lamb * reg
+
+    @torch.no_grad()
+    def predict_test(self, grid_changed: bool) -> Tensor:
+        """Model output on the test inputs (their first-layer features are kept until the
+        grid changes)."""
+        if not self.manual:
+            return self.model._run(self.x_test)[0]
+        if grid_changed or self.test_feats0 is None:
+            layer = self.model.layers[0]
+            self.test_feats0 = layer.features(self.model._select_inputs(self.x_test))
+        return forward(self.model, self.refs, self.x_test, self.test_feats0)[0]
 
     def step(self, optimizer, grid_update: bool) -> dict:
         """One optimisation step; returns its logs (objective None if not finite)."""
@@ -219,10 +231,9 @@ class _Run:
         train_mse, reg = float(self.last[0]), float(self.last[1])
         test = None
         if self.x_test is not None:
-            with torch.no_grad():
-                test = math.sqrt(float(self.loss_fn(model._run(self.x_test)[0], self.y_test)))
+            test = math.sqrt(max(float(self.loss_fn(self.predict_test(grid_update), self.y_test)), 0.0))
         objective = train_mse + self.lamb * reg
-        logs = {"train_loss": math.sqrt(train_mse) if train_mse >= 0 else train_mse,
+        logs = {"train_loss": math.sqrt(max(train_mse, 0.0)),
                 "test_loss": test, "reg": reg, "objective": objective}
         if not math.isfinite(objective):
             logs["objective"] = None

@@ -169,3 +169,47 @@ def test_fix_symbolic_fits_the_affine_of_a_learned_curve():
     with torch.no_grad():
         assert torch.allclose(model(x), target, atol=5e-3)
     assert model.fix_symbolic(0, 0, 0, "x^2") < r2  # a worse candidate scores lower
+
+
+def test_lbfgs_compact_direction_equals_two_loop_recursion():
+    from kansci._lbfgs import LBFGS
+
+    gen = torch.Generator().manual_seed(0)
+    n = 25
+    a = torch.randn(n, n, generator=gen, dtype=torch.float64)
+    hess = a @ a.t() + n * torch.eye(n, dtype=torch.float64)
+    opt = LBFGS(torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64))
+    opt.s = [torch.randn(n, generator=gen, dtype=torch.float64) for _ in range(6)]
+    opt.y = [hess @ s for s in opt.s]
+    opt.h_diag = float(opt.s[-1].dot(opt.y[-1]) / opt.y[-1].dot(opt.y[-1]))
+    g = torch.randn(n, generator=gen, dtype=torch.float64)
+    q, alphas = g.clone(), []  # textbook two-loop recursion (Nocedal & Wright, Alg. 7.4)
+    for s, y in zip(reversed(opt.s), reversed(opt.y)):
+        alpha = float(s.dot(q)) / float(y.dot(s))
+        q -= alpha * y
+        alphas.append(alpha)
+    r = q * opt.h_diag
+    for s, y, alpha in zip(opt.s, opt.y, reversed(alphas)):
+        r += (alpha - float(y.dot(r)) / float(y.dot(s))) * s
+    assert torch.allclose(opt._direction(g), -r, atol=1e-12)
+
+
+def test_lbfgs_minimises_a_quadratic():
+    from kansci._lbfgs import LBFGS
+
+    gen = torch.Generator().manual_seed(1)
+    n = 40
+    a = torch.randn(n, n, generator=gen, dtype=torch.float64)
+    hess = a @ a.t() / n + torch.eye(n, dtype=torch.float64)
+    target = torch.randn(n, generator=gen, dtype=torch.float64)
+    flat, grad = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+    opt = LBFGS(flat, grad, tolerance_grad=1e-12, tolerance_change=1e-14)
+
+    def closure():
+        e = flat - target
+        grad.copy_(hess @ e)
+        return float(0.5 * e @ hess @ e)
+
+    for _ in range(5):
+        opt.step(closure)
+    assert torch.allclose(flat, target, atol=1e-8)
