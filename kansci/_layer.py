@@ -17,29 +17,14 @@ from ._spline import basis_table, features, fit_coef, grid_from_samples, refit_c
 from ._symbolic_lib import get_function
 
 
-_DENSE_COV = 512  # up to this many features per layer, one (in F)^2 Gram matrix is cheapest
-
-
 def feature_cov(a: Tensor) -> Tensor:
     """Per-input covariance over the batch of features a (batch, in, F) -> (in, F, F)."""
-    batch, in_dim, n_feat = a.shape
     ac = a - a.mean(0)
-    if in_dim * n_feat <= _DENSE_COV:  # one contiguous mm, then its diagonal blocks
-        flat = ac.view(batch, -1)
-        full = (flat.t() @ flat).view(in_dim, n_feat, in_dim, n_feat)
-        cov = full.diagonal(dim1=0, dim2=2).permute(2, 0, 1)
-    else:
-        cov = ac.permute(1, 2, 0) @ ac.permute(1, 0, 2)
-    return cov / max(batch - 1, 1)
+    return ac.permute(1, 2, 0) @ ac.permute(1, 0, 2) / max(a.shape[0] - 1, 1)
 
 
 def block_apply(a: Tensor, m: Tensor) -> Tensor:
     """out[b, i] = a[b, i] @ m[i] for a (batch, in, F) and m (in, F, F)."""
-    batch, in_dim, n_feat = a.shape
-    if in_dim * n_feat <= _DENSE_COV:
-        full = a.new_zeros(in_dim, n_feat, in_dim, n_feat)
-        full.diagonal(dim1=0, dim2=2).copy_(m.permute(1, 2, 0))
-        return (a.reshape(batch, -1) @ full.view(in_dim * n_feat, -1)).view(a.shape)
     return (a.permute(1, 0, 2) @ m).permute(1, 0, 2)
 
 
