@@ -116,25 +116,32 @@ def dense_basis(x: Tensor, grid: Tensor, k: int) -> Tensor:
 class BasisTable(NamedTuple):
     """Per-interval polynomial pieces of a grid's features (see ``basis_table``).
 
-    ``rows`` (n_rows, (2k+1) F + 2) holds, per row: the coefficients of u^0..u^k of every
-    feature (F each), those of its x-derivative (u^0..u^{k-1}, including 1/h_j), then
-    [1/h_j, -t_j/h_j] so that u = x/h_j - t_j/h_j. One gather fetches a sample's row.
+    ``rows`` (n_rows, (2k+1) W + 2) holds, per row: the coefficients of u^0..u^k of W values
+    (each piece), those of their x-derivatives (u^0..u^{k-1}, including 1/h_j), then
+    [1/h_j, -t_j/h_j] so that u = x/h_j - t_j/h_j. One gather fetches a sample's row. In the
+    dense layout W = F (every feature column; most are zero); in the local layout W = k+1
+    (only the non-zero bases, scattered into place afterwards).
     """
 
     rows: Tensor
     row0: Tensor  # (in, 1) long: first row of each input
     k: int
     n_feat: int
+    local: bool
 
 
-def basis_table(grid: Tensor, k: int) -> BasisTable:
+_LOCAL_FROM = 3  # the local layout once F > _LOCAL_FROM * (k+1) (gathers F-wide rows otherwise)
+
+
+def basis_table(grid: Tensor, k: int, local: bool | None = None) -> BasisTable:
     """Polynomial pieces of the B-spline features on every knot interval.
 
     On interval j (t_j <= x < t_{j+1}) with u = (x - t_j) / h_j, only B_{j-k} .. B_j are
-    non-zero and B_{j-k+r}(x) = sum_p u^p M_j[p, r]. The table stores these k+1 pieces at their
-    feature columns 1 + m (column 0, the base function, and all other columns are zero), so a
-    sample's features are k+1 multiply-adds of contiguous rows: on a CPU this beats computing
-    and scattering the k+1 values for the grid sizes KANs use. Row c of input i (table row
+    non-zero and B_{j-k+r}(x) = sum_p u^p M_j[p, r]. The dense layout stores these k+1 pieces
+    at their feature columns 1 + m (column 0, the base function, and all other columns are
+    zero), so a sample's features are k multiply-adds of contiguous rows: for small grids this
+    beats computing and scattering the k+1 values. The local layout (``local``; by default once
+    F > 3 (k+1)) stores only the k+1 pieces, which are scattered into place. Row c of input i (table row
     i*(n_knots+1) + c) serves samples with c = #{knots <= x}; rows 0 and n_knots (outside the
     grid) and rows of zero-length intervals are zero. Fitted exactly (k+1 points per interval,
     recursion values) in float64.
@@ -165,10 +172,18 @@ def basis_table(grid: Tensor, k: int) -> BasisTable:
     knots = torch.stack([inv_h, -left * inv_h], -1)  # (in, j, 2)
     z = torch.zeros_like(knots[:, :1])
     knots = torch.cat([z, knots, z], 1).flatten(0, 1)  # (rows, 2)
-    flat = lambda t: t.permute(1, 0, 2).flatten(1)  # noqa: E731  (P, rows, F) -> (rows, P*F)
-    rows = torch.cat([flat(dense(pieces)), flat(dense(dpieces)), knots], 1).to(dtype).contiguous()
+    if local is None:
+        local = n_basis + 1 > _LOCAL_FROM * (k + 1)
+    if local:  # (in, j, P, r) -> (rows, P*r) with a zero row before and after each input
+        flat = lambda p: torch.cat([torch.zeros_like(p[:, :1]), p, torch.zeros_like(p[:, :1])],  # noqa: E731
+                                   1).flatten(2).flatten(0, 1)
+        parts = [flat(pieces), flat(dpieces)]
+    else:
+        flat = lambda t: t.permute(1, 0, 2).flatten(1)  # noqa: E731  (P, rows, F) -> (rows, P*F)
+        parts = [flat(dense(pieces)), flat(dense(dpieces))]
+    rows = torch.cat(parts + [knots], 1).to(dtype).contiguous()
     row0 = torch.arange(in_dim, device=g.device).unsqueeze(1) * (n_knots + 1)
-    return BasisTable(rows, row0, k, n_basis + 1)
+    return BasisTable(rows, row0, k, n_basis + 1, local)
 
 
 _EXPAND_LIMIT = 1 << 22  # above this many feature values, broadcast u instead of expanding it
@@ -180,14 +195,15 @@ def _table_basis(x: Tensor, grid: Tensor, table: BasisTable, deriv: bool):
     x (batch, in) -> (vals (batch, in, F), d vals / dx or None).
     """
     batch, in_dim = x.shape
-    k, n_feat = table.k, table.n_feat
+    k = table.k
+    width = k + 1 if table.local else table.n_feat
     count = torch.searchsorted(grid, x.t().contiguous(), right=True)  # (in, batch)
     row = (count + table.row0).t().reshape(-1)  # (batch * in,)
     g = table.rows.index_select(0, row).view(batch, in_dim, -1)  # (batch, in, C)
     u = torch.addcmul(g[..., -1], x, g[..., -2]).unsqueeze(-1)  # (batch, in, 1)
-    if u.numel() * n_feat <= _EXPAND_LIMIT:  # same-shape operands take the fast kernels
-        u = u.expand(-1, -1, n_feat).contiguous()
-    piece = lambda p: g[..., p * n_feat:(p + 1) * n_feat]  # noqa: E731
+    if u.numel() * width <= _EXPAND_LIMIT:  # same-shape operands take the fast kernels
+        u = u.expand(-1, -1, width).contiguous()
+    piece = lambda p: g[..., p * width:(p + 1) * width]  # noqa: E731
     vals = piece(k)
     for p in range(k - 1, -1, -1):
         vals = torch.addcmul(piece(p), vals, u)
@@ -196,6 +212,12 @@ def _table_basis(x: Tensor, grid: Tensor, table: BasisTable, deriv: bool):
         dvals = piece(2 * k)
         for p in range(2 * k - 1, k, -1):
             dvals = torch.addcmul(piece(p), dvals, u)
+    if table.local:  # scatter the k+1 values of basis j-k+r (j = count-1) into their columns
+        idx = (count.t().unsqueeze(-1) - k + torch.arange(k + 1, device=x.device)).clamp_(
+            1, table.n_feat - 1)  # column 1 + m; out-of-range pieces are zero
+        vals = x.new_zeros(batch, in_dim, table.n_feat).scatter_add_(-1, idx, vals)
+        if deriv:
+            dvals = x.new_zeros(batch, in_dim, table.n_feat).scatter_add_(-1, idx, dvals)
     return vals, dvals
 
 

@@ -24,21 +24,23 @@ def test_local_basis_matches_pykan_recursion(k):
     assert torch.allclose(ours, ref, atol=1e-12)
 
 
+@pytest.mark.parametrize("local", [False, True])
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
-def test_table_features_match_recursion_and_sum_to_one(k):
+def test_table_features_match_recursion_and_sum_to_one(k, local):
     grid = _grid(4, 7, k, seed=1)
     x = torch.rand(300, 4, dtype=torch.float64) * 6 - 3
-    a = features(x, grid, basis_table(grid, k), "silu")
+    a = features(x, grid, basis_table(grid, k, local), "silu")
     ref = features_reference(x, grid, k, "silu")
     assert torch.allclose(a, ref, atol=1e-10)
     inner = (x > grid[:, k]) & (x < grid[:, -k - 1])
     assert torch.allclose(a[..., 1:].sum(-1)[inner], torch.ones(int(inner.sum()), dtype=x.dtype))
 
 
+@pytest.mark.parametrize("local", [False, True])
 @pytest.mark.parametrize("k", [1, 3, 5])
-def test_feature_gradients_first_and_second_order(k):
+def test_feature_gradients_first_and_second_order(k, local):
     grid = _grid(2, 5, k, seed=2)
-    table = basis_table(grid, k)
+    table = basis_table(grid, k, local)
     x = (torch.rand(20, 2, dtype=torch.float64) * 3 - 1.5).requires_grad_()
     w = torch.randn(20, 2, 6 + k, dtype=torch.float64)
     f = lambda x: (features(x, grid, table, "silu") * w).sum(-1)  # noqa: E731
@@ -78,11 +80,12 @@ def test_grid_from_samples_and_interpolation():
     assert torch.allclose(fine[:, 3], g[:, 3]) and torch.allclose(fine[:, -4], g[:, -4])
 
 
-def test_chunked_features_match_and_stay_differentiable(monkeypatch):
+@pytest.mark.parametrize("local", [False, True])
+def test_chunked_features_match_and_stay_differentiable(monkeypatch, local):
     import kansci._spline as sp
 
     grid = _grid(3, 5, 3, seed=4)
-    table = basis_table(grid, 3)
+    table = basis_table(grid, 3, local)
     x = (torch.rand(50, 3, dtype=torch.float64) * 3 - 1.5).requires_grad_()
     whole = features(x, grid, table, "silu")
     monkeypatch.setattr(sp, "_CHUNK", 3 * table.rows.shape[1] * 7)  # chunks of 7 samples
