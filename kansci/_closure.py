@@ -98,17 +98,32 @@ class _LayerRefs(NamedTuple):
     arity: list
     n_sum: int
     affine: bool  # whether any affine parameter is trained
+    full_mask: bool  # every spline edge is on (the mask multiplications can be skipped)
+    fixed: tuple | None  # (scale, bias) of the layer output when the affines are not trained
+    unit: bool  # that fixed scale is 1
 
 
+def _output_affine(arity, s, c, ns, nc):
+    """(scale, bias) applied to the layer's matmul: the subnode affine, folded with the node
+    affine when the layer has no multiplication nodes."""
+    return (s, c) if arity else (ns * s, torch.addcmul(nc, ns, c))
+
+
+@torch.no_grad()
 def plan(model) -> list[_LayerRefs]:
     """The tensors a step touches, looked up once per fit (module attribute and
-    ParameterList lookups cost more than the arithmetic of a small step)."""
+    ParameterList lookups cost more than the arithmetic of a small step), and what stays
+    constant while training (masks, untrained affines)."""
     out = []
     for l, layer in enumerate(model.layers):
         aff = (model.subnode_scale[l], model.subnode_bias[l], model.node_scale[l], model.node_bias[l])
+        arity = model.mult_arity[l + 1]
+        affine = any(p.requires_grad for p in aff)
+        fixed = None if affine else _output_affine(arity, *aff)
+        unit = fixed is not None and bool((fixed[0] == 1).all())
         out.append(_LayerRefs(layer, layer.coef, layer.scale_base, layer.scale_sp, layer.mask,
-                              *aff, model.mult_arity[l + 1], model.width[l + 1][0],
-                              any(p.requires_grad for p in aff)))
+                              *aff, arity, model.width[l + 1][0], affine,
+                              bool((layer.mask == 1).all()), fixed, unit))
     return out
 
 
@@ -126,11 +141,11 @@ def forward(model, refs: list[_LayerRefs], xb: Tensor, feats0: Tensor | None = N
             a, da = feats0, None
         else:
             a, da = spline_features(x, layer.grid, layer.table(), layer.base_fun, keep and l > 0)
-        msp = ref.mask * ref.scale_sp
-        w = torch.cat([(ref.mask * ref.scale_base).unsqueeze(1),
-                       (msp.unsqueeze(-1) * ref.coef).transpose(1, 2)], 1)
-        s_eff, c_eff = (s, c) if arity else (ns * s, torch.addcmul(nc, ns, c))
-        ws = w * s_eff
+        msp = ref.scale_sp if ref.full_mask else ref.mask * ref.scale_sp
+        wb = ref.scale_base if ref.full_mask else ref.mask * ref.scale_base
+        w = torch.cat([wb.unsqueeze(1), (msp.unsqueeze(-1) * ref.coef).transpose(1, 2)], 1)
+        s_eff, c_eff = ref.fixed if ref.fixed is not None else _output_affine(arity, s, c, ns, nc)
+        ws = w if ref.unit else w * s_eff
         z = torch.addmm(c_eff, a.view(batch, -1), ws.view(-1, ws.shape[-1]))
         pre = zm = None
         if arity:
@@ -184,7 +199,7 @@ def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0:
         else:
             gz = g
         proj = (a.view(batch, -1).t() @ gz).view(w.shape)  # (in, F, out)
-        gw = proj * s_eff
+        gw = proj if ref.unit else proj * s_eff
         rg = reg_grads[l]
         if rg is not None:
             gw = gw + rg[0]
@@ -192,9 +207,10 @@ def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0:
         if ref.coef.requires_grad:
             _set_grad(ref.coef, msp.unsqueeze(-1) * gsp)
         if ref.scale_base.requires_grad:
-            _set_grad(ref.scale_base, ref.mask * gw[:, 0])
+            _set_grad(ref.scale_base, gw[:, 0] if ref.full_mask else ref.mask * gw[:, 0])
         if ref.scale_sp.requires_grad:
-            _set_grad(ref.scale_sp, ref.mask * (gsp * ref.coef).sum(-1))
+            g_sp = (gsp * ref.coef).sum(-1)
+            _set_grad(ref.scale_sp, g_sp if ref.full_mask else ref.mask * g_sp)
         if affine:
             gs_eff, gc_eff = (proj * w).sum((0, 1)), gz.sum(0)
             if zm is not None:

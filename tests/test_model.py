@@ -125,21 +125,24 @@ def test_n_edge_and_config_round_trip():
     assert again.width == model.width and again.grid == [3, 4] and again.k == [3, 2]
 
 
+@pytest.mark.parametrize("mode", ["trained affines", "fixed affines, masked edge", "identity"])
 @pytest.mark.parametrize("width,arity,lamb", [
     ([2, 5, 1], 2, 0.0), ([2, 5, 1], 2, 1e-2), ([3, [2, 2], 2], 3, 1e-2),
     ([2, [1, 2], [1, 1], 1], 2, 1e-2), ([2, 3, 2, 1], 2, 0.0)])
-def test_hand_written_gradient_matches_autograd(width, arity, lamb):
+def test_hand_written_gradient_matches_autograd(width, arity, lamb, mode):
     from kansci._closure import loss_and_grad, plan, supports
     from kansci._layer import feature_cov
     from kansci._train import regularizer
 
     model = ks.MultKAN(width, mult_arity=arity, grid=4, seed=2, dtype=torch.float64,
-                       affine_trainable=True)
+                       affine_trainable=mode == "trained affines")
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for p in model.parameters():
-            if p.ndim == 1:
+            if p.ndim == 1 and mode != "identity":
                 p.add_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * 0.3)
+        if mode == "fixed affines, masked edge":
+            model.layers[0].mask[1, 0] = 0.0
     x = torch.rand(80, width[0], generator=gen, dtype=torch.float64) * 2 - 1
     y = torch.rand(80, model.width_in[-1], generator=gen, dtype=torch.float64)
     weights = (1.0, 2.0, 0.0, 0.0)
