@@ -51,6 +51,7 @@ def main():
     stages = ["fit 1 (lamb 1e-3)", "fit 2 (pruned)", "fit 3 (grid 10)"]
     times = {("pykan", s): [] for s in stages} | {("kansci", s): [] for s in stages}
     final = {}
+    early = []  # a stage that stops early would look fast: report it
     for _ in range(args.repeats):
         pk = kan.MultKAN(width=[2, 5, 1], grid=3, k=3, seed=1)  # defaults (auto_save on)
         km = ks.MultKAN(width=[2, 5, 1], grid=3, k=3, seed=1, dtype=dtype)
@@ -60,8 +61,11 @@ def main():
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 _, t = timed(lambda: pk.fit(ds, **kw, **quiet))
             times[("pykan", stage)].append(t)
-            _, t = timed(lambda: km.fit(ds, **kw, progress=False))
+            hist, t = timed(lambda: km.fit(ds, **kw, progress=False))
             times[("kansci", stage)].append(t)
+            if hist["stop_reason"] is not None or len(hist["train_loss"]) != kw["steps"]:
+                early.append(f"kansci {stage}: stopped after {len(hist['train_loss'])} steps "
+                             f"({hist['stop_reason']})")
             if i == 0:
                 with contextlib.redirect_stdout(io.StringIO()):
                     pk = pk.prune()
@@ -84,6 +88,10 @@ def main():
     print(f"{'all fit stages':22s} {tot['pykan']:9.3f} {tot['kansci']:9.3f} "
           f"{tot['pykan'] / tot['kansci']:8.1f}x")
     print(f"final test RMSE: pykan {final['pykan']:.2e}, kansci {final['kansci']:.2e}")
+    for line in early:
+        print("WARNING:", line)
+    if not early:
+        print("every kansci stage ran all its steps")
 
 
 if __name__ == "__main__":

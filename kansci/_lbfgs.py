@@ -47,30 +47,27 @@ class LBFGS:
         self.tol_grad, self.tol_change, self.tol_ys = tolerance_grad, tolerance_change, tolerance_ys
         self.s: list[Tensor] = []
         self.y: list[Tensor] = []
+        self.rho: list[float] = []
         self.d = self.g_prev = None
         self.t = lr
         self.h_diag = 1.0
         self.n_iter = 0
 
     def _direction(self, g: Tensor) -> Tensor:
-        """-H g in the compact form of Byrd, Nocedal & Schnabel (1994): with S, Y the stored
-        pairs (rows), R = triu(S Y^T), D = diag(S Y^T) and gamma = h_diag,
-        H g = gamma g + S^T R^-T ((D + gamma Y Y^T) R^-1 S g - gamma Y g) - gamma Y^T R^-1 S g.
-        A handful of small matrix operations instead of the two-loop recursion's 4m."""
-        gamma = self.h_diag
-        if not self.s:
-            return -gamma * g
-        s, y = torch.stack(self.s), torch.stack(self.y)  # (m, n)
-        sy = s @ y.t()
-        r = sy.triu()
-        a = (s @ g).unsqueeze(1)
-        t = torch.linalg.solve_triangular(r, a, upper=True)  # (m, 1)
-        rhs = torch.addmm(sy.diagonal().unsqueeze(1) * t, y @ y.t(), t, alpha=gamma)
-        rhs = rhs - gamma * (y @ g).unsqueeze(1)
-        v = torch.linalg.solve_triangular(r.t(), rhs, upper=False)  # (m, 1)
-        hg = torch.addmm((gamma * g).unsqueeze(1), s.t(), v)
-        hg = torch.addmm(hg, y.t(), t, alpha=-gamma)
-        return -hg.squeeze(1)
+        """-H g by the two-loop recursion. (The compact form of Byrd, Nocedal & Schnabel costs
+        fewer operations but its triangular solves lose the step in float32 when a curvature
+        pair is nearly degenerate; the recursion does not.)"""
+        q = -g
+        alpha = []
+        for s, y, rho in zip(reversed(self.s), reversed(self.y), reversed(self.rho)):
+            a = rho * float(s.dot(q))
+            q.add_(y, alpha=-a)
+            alpha.append(a)
+        r = q.mul_(self.h_diag)
+        for s, y, rho, a in zip(self.s, self.y, self.rho, reversed(alpha)):
+            b = rho * float(y.dot(r))
+            r.add_(s, alpha=a - b)
+        return r
 
     def step(self, closure) -> float:
         loss = float(closure())
@@ -89,8 +86,8 @@ class LBFGS:
                 ys = float(y.dot(s))
                 if ys > self.tol_ys:
                     if len(self.s) == self.history_size:
-                        self.s.pop(0), self.y.pop(0)
-                    self.s.append(s), self.y.append(y)
+                        self.s.pop(0), self.y.pop(0), self.rho.pop(0)
+                    self.s.append(s), self.y.append(y), self.rho.append(1.0 / ys)
                     self.h_diag = ys / float(y.dot(y))
                 d = self._direction(g)
             self.g_prev, loss_prev = g, loss

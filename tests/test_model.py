@@ -174,7 +174,7 @@ def test_fix_symbolic_fits_the_affine_of_a_learned_curve():
     assert model.fix_symbolic(0, 0, 0, "x^2") < r2  # a worse candidate scores lower
 
 
-def test_lbfgs_compact_direction_equals_two_loop_recursion():
+def test_lbfgs_direction_is_the_inverse_hessian_approximation():
     from kansci._lbfgs import LBFGS
 
     gen = torch.Generator().manual_seed(0)
@@ -184,17 +184,16 @@ def test_lbfgs_compact_direction_equals_two_loop_recursion():
     opt = LBFGS(torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64))
     opt.s = [torch.randn(n, generator=gen, dtype=torch.float64) for _ in range(6)]
     opt.y = [hess @ s for s in opt.s]
+    opt.rho = [1.0 / float(y.dot(s)) for s, y in zip(opt.s, opt.y)]
     opt.h_diag = float(opt.s[-1].dot(opt.y[-1]) / opt.y[-1].dot(opt.y[-1]))
     g = torch.randn(n, generator=gen, dtype=torch.float64)
-    q, alphas = g.clone(), []  # textbook two-loop recursion (Nocedal & Wright, Alg. 7.4)
-    for s, y in zip(reversed(opt.s), reversed(opt.y)):
-        alpha = float(s.dot(q)) / float(y.dot(s))
-        q -= alpha * y
-        alphas.append(alpha)
-    r = q * opt.h_diag
-    for s, y, alpha in zip(opt.s, opt.y, reversed(alphas)):
-        r += (alpha - float(y.dot(r)) / float(y.dot(s))) * s
-    assert torch.allclose(opt._direction(g), -r, atol=1e-12)
+    # the BFGS inverse-Hessian update applied pair by pair (Nocedal & Wright, eq. 6.17)
+    h = opt.h_diag * torch.eye(n, dtype=torch.float64)
+    for s, y in zip(opt.s, opt.y):
+        rho = 1.0 / float(y.dot(s))
+        v = torch.eye(n, dtype=torch.float64) - rho * torch.outer(y, s)
+        h = v.t() @ h @ v + rho * torch.outer(s, s)
+    assert torch.allclose(opt._direction(g.clone()), -(h @ g), atol=1e-10)
 
 
 def test_lbfgs_minimises_a_quadratic():

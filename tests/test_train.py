@@ -192,3 +192,13 @@ def test_update_grid_on_a_constant_input_stays_finite():
     out = model(x)
     assert torch.isfinite(out).all()
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_float32_sparse_training_completes(seed):
+    """L-BFGS stays finite in float32 through the regularised hellokan stage."""
+    ds = ks.create_dataset(hellokan_f, n_var=2, seed=0)
+    model = ks.MultKAN([2, 5, 1], grid=3, k=3, seed=seed)
+    hist = model.fit(ds, steps=50, lamb=1e-3, progress=False)
+    assert hist["stop_reason"] is None and len(hist["train_loss"]) == 50
+    assert hist["test_loss"][-1] < 0.05
