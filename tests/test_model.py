@@ -182,10 +182,11 @@ def test_lbfgs_direction_is_the_inverse_hessian_approximation():
     a = torch.randn(n, n, generator=gen, dtype=torch.float64)
     hess = a @ a.t() + n * torch.eye(n, dtype=torch.float64)
     opt = LBFGS(torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64))
-    opt.s = [torch.randn(n, generator=gen, dtype=torch.float64) for _ in range(6)]
-    opt.y = [hess @ s for s in opt.s]
-    opt.rho = [1.0 / float(y.dot(s)) for s, y in zip(opt.s, opt.y)]
-    opt.h_diag = float(opt.s[-1].dot(opt.y[-1]) / opt.y[-1].dot(opt.y[-1]))
+    opt.history_size = 5
+    for _ in range(7):  # the two oldest pairs are dropped again
+        s = torch.randn(n, generator=gen, dtype=torch.float64)
+        opt._add_pair(s, hess @ s, float(s.dot(hess @ s)))
+    assert len(opt.s) == 5 and len(opt.sy) == 5 and all(len(row) == 5 for row in opt.sy)
     g = torch.randn(n, generator=gen, dtype=torch.float64)
     # the BFGS inverse-Hessian update applied pair by pair (Nocedal & Wright, eq. 6.17)
     h = opt.h_diag * torch.eye(n, dtype=torch.float64)
@@ -215,3 +216,23 @@ def test_lbfgs_minimises_a_quadratic():
     for _ in range(5):
         opt.step(closure)
     assert torch.allclose(flat, target, atol=1e-8)
+
+
+def test_lbfgs_recovers_from_an_overflowing_trial_step():
+    from kansci._lbfgs import LBFGS
+
+    n = 10
+    target = torch.linspace(-1, 1, n, dtype=torch.float64)
+    flat, grad = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+    opt = LBFGS(flat, grad, tolerance_grad=1e-12, tolerance_change=1e-14)
+    calls = {"n": 0}
+
+    def closure():
+        calls["n"] += 1
+        e = flat - target
+        grad.copy_(e)
+        return float("inf") if calls["n"] == 3 else float(0.5 * e @ e)  # one trial overflows
+
+    losses = [opt.step(closure) for _ in range(4)]
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert torch.isfinite(flat).all() and torch.allclose(flat, target, atol=1e-8)
