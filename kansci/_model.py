@@ -314,6 +314,24 @@ class MultKAN(nn.Module):
         """Return edge (l, i, j) to its learned spline."""
         self._check_edge(l, i, j).unset_symbolic(i, j)
 
+    def suggest_symbolic(self, l: int, i: int, j: int, lib=None, topk: int = 5,
+                         weight_simple: float = 0.8, x=None):
+        """Ranked symbolic candidates for edge (l, i, j): list of ``Suggestion`` (.name, .r2,
+        .complexity, .params = (a, b, c, d)), best first."""
+        from ._symbolic import suggest_symbolic
+        return suggest_symbolic(self, l, i, j, lib, topk, weight_simple, x)
+
+    def auto_symbolic(self, lib=None, weight_simple: float = 0.8, r2_threshold: float = 0.0,
+                      x=None, progress: bool = True) -> dict:
+        """Snap every active spline edge to its best candidate; returns {(l, i, j): Suggestion}."""
+        from ._symbolic import auto_symbolic
+        return auto_symbolic(self, lib, weight_simple, r2_threshold, x, progress)
+
+    def symbolic_formula(self, var=None, simplify: bool = True, snap_tol: float | None = 1e-4):
+        """The network as sympy expressions (one per output); every active edge must be symbolic."""
+        from ._symbolic import symbolic_formula
+        return symbolic_formula(self, var, simplify, snap_tol)
+
     # ---- delegated science tools ---------------------------------------------------------
     def fit(self, dataset, y=None, **kwargs) -> dict:
         """Train the model; see ``kansci.fit`` for the arguments."""

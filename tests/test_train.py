@@ -37,6 +37,20 @@ def test_hellokan_prune_keeps_few_nodes_and_error(hellokan):
     assert (hellokan["model"].feature_score > 0.1).all()
 
 
+def test_hellokan_formula_is_exp_of_sin_plus_square(hellokan):
+    import copy
+
+    import sympy
+
+    model = copy.deepcopy(hellokan["fine"])
+    snapped = model.auto_symbolic(progress=False)
+    assert sorted(s.name for s in snapped.values()) == ["exp", "sin", "x^2"]
+    model.fit(hellokan["ds"], steps=50, update_grid=False, progress=False)
+    (expr,) = model.symbolic_formula()
+    x1, x2 = sympy.symbols("x_1 x_2")
+    assert sympy.simplify(expr - sympy.exp(sympy.sin(sympy.pi * x1) + x2**2)) == 0
+
+
 def test_cached_activations_come_from_training_data(hellokan):
     ds = hellokan["ds"]
     assert torch.equal(hellokan["fine"].cache_data, ds["train_input"])

@@ -1,0 +1,161 @@
+"""From splines to formulas: ranking symbolic candidates for an edge, snapping edges, and
+reading the network as a sympy expression.
+
+Ranking follows pykan: loss = w * complexity + (1 - w) * log2(1 + 1e-5 - r2), lower is better.
+``symbolic_formula`` composes the snapped edges exactly as the forward pass does (subnode affine,
+multiplication nodes of any arity, node affine), then snaps floats close to small rationals or
+rational multiples of pi and e, and simplifies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import math
+
+import sympy
+import torch
+from tqdm.auto import tqdm
+
+from ._symbolic_fit import fit_affine
+from ._symbolic_lib import SYMBOLIC_LIB, get_function
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A candidate function for an edge: its fit and its place in the ranking."""
+
+    name: str
+    r2: float
+    complexity: float
+    params: tuple  # (a, b, c, d): edge ~ c * f(a x + b) + d
+    loss: float
+    degenerate: bool = False  # f barely varies on the data: the fit uses its Taylor expansion
+
+
+_DEGENERATE = 1e-2  # relative variation std(f) / (|mean f| + std f) below which a fit is degenerate
+
+
+def _edge_data(model, l: int, i: int, j: int, x=None, n_max: int = 512):
+    """(inputs, curve) of edge (l, i, j) on the data, subsampled evenly to at most n_max."""
+    acts = model.activations(x)[l]
+    order = torch.argsort(acts[:, i])
+    keep = order[torch.linspace(0, len(order) - 1, min(n_max, len(order))).long()]
+    with torch.no_grad():
+        curve = model.layers[l].edge_activations(acts[keep], torch.tensor([j], device=acts.device))
+    return acts[keep, i], curve[:, i, 0]
+
+
+def suggest_symbolic(model, l: int, i: int, j: int, lib=None, topk: int = 5,
+                     weight_simple: float = 0.8, x=None, exclude_zero: bool = False):
+    """Ranked candidates for edge (l, i, j), best first (see ``Suggestion``)."""
+    model._check_edge(l, i, j)
+    if not 0.0 <= weight_simple <= 1.0:
+        raise ValueError(f"weight_simple must be in [0, 1]; got {weight_simple}.")
+    names = list(SYMBOLIC_LIB) if lib is None else [get_function(n).name for n in lib]
+    if exclude_zero:
+        names = [n for n in names if n != "0"]
+    xs, ys = _edge_data(model, l, i, j, x)
+    out = []
+    for name in names:
+        fn = SYMBOLIC_LIB[name]
+        params, r2 = fit_affine(xs, ys, fn.torch_fn)
+        r2_loss = math.log2(1 + 1e-5 - min(r2, 1.0))
+        loss = weight_simple * fn.complexity + (1 - weight_simple) * r2_loss
+        z = fn.torch_fn(params[0] * xs.double() + params[1])
+        spread = float(z.std() / (z.mean().abs() + z.std() + 1e-300)) if len(z) > 1 else 1.0
+        degenerate = name not in ("x", "0") and spread < _DEGENERATE
+        out.append(Suggestion(name, r2, fn.complexity, params, loss, degenerate))
+    # a degenerate fit (cos(a x) with tiny a standing in for a parabola, say) ranks after
+    # every genuine one
+    out.sort(key=lambda s: (s.degenerate, s.loss))
+    return out[:topk]
+
+
+def auto_symbolic(model, lib=None, weight_simple: float = 0.8, r2_threshold: float = 0.0,
+                  x=None, progress: bool = True) -> dict:
+    """Snap every active spline edge to its best candidate (never to 0: an active edge carries
+    signal; pruned edges stay off). Returns {(l, i, j): Suggestion} of the edges snapped;
+    edges whose best r2 is below ``r2_threshold`` are left as splines."""
+    edges = [(l, i, j) for l, layer in enumerate(model.layers)
+             for i, j in ((layer.mask != 0) & (layer.sym_mask == 0)).nonzero().tolist()]
+    snapped = {}
+    for l, i, j in tqdm(edges, disable=not progress, desc="auto_symbolic"):
+        best = suggest_symbolic(model, l, i, j, lib, 1, weight_simple, x, exclude_zero=True)[0]
+        if best.r2 >= r2_threshold:
+            model.layers[l].set_symbolic(i, j, best.name, best.params)
+            snapped[(l, i, j)] = best
+    return snapped
+
+
+def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12):
+    """A sympy number for ``value``: the closest of the small rationals p/q (q <= max_den) and
+    their multiples of pi and e, when it lies within ``tol`` (relative to max(1, |value|));
+    else the Float."""
+    if not math.isfinite(value):
+        return sympy.Float(value)
+    if abs(value) < tol:
+        return sympy.Integer(0)
+    best, best_err = None, tol * max(1.0, abs(value))
+    for const, sym in ((1.0, sympy.Integer(1)), (math.pi, sympy.pi), (math.e, sympy.E)):
+        frac = Fraction(value / const).limit_denominator(max_den)
+        err = abs(float(frac) * const - value)
+        if frac != 0 and err <= best_err:
+            best, best_err = sympy.Rational(frac.numerator, frac.denominator) * sym, err
+    return best if best is not None else sympy.Float(value)
+
+
+def _snap(expr, tol: float):
+    """Expand products and powers of sums (not exp of sums) so that numeric factors combine,
+    then snap every float."""
+    expr = sympy.expand(expr, power_exp=False, log=False)
+    return expr.xreplace({f: snap_constant(float(f), tol) for f in expr.atoms(sympy.Float)})
+
+
+def symbolic_formula(model, var=None, simplify: bool = True, snap_tol: float | None = 1e-4):
+    """The network as sympy expressions, one per output. Every active edge must be symbolic.
+
+    var: names or sympy symbols of the model's original inputs (default: ``model.in_vars`` or
+    x_1 .. x_n). Floats within ``snap_tol`` of small rationals (or rational multiples of pi, e)
+    are snapped (None: no snapping)."""
+    names = var if var is not None else model.in_vars
+    if names is None:
+        names = [f"x_{k + 1}" for k in range(model.n_in)]
+    if len(names) != model.n_in:
+        raise ValueError(f"var must name the model's {model.n_in} inputs; got {len(names)}.")
+    symbols = [v if isinstance(v, sympy.Expr) else sympy.Symbol(str(v)) for v in names]
+    missing = [(l, i, j) for l, layer in enumerate(model.layers)
+               for i, j in ((layer.mask != 0) & (layer.sym_mask == 0)).nonzero().tolist()]
+    if missing:
+        raise ValueError(f"{len(missing)} edge(s) are still splines, e.g. {missing[:5]}; snap them "
+                         "with fix_symbolic or auto_symbolic first.")
+    f = lambda t: sympy.Float(float(t.detach()) if isinstance(t, torch.Tensor) else float(t))  # noqa: E731
+    xs = [symbols[k] for k in model.input_id.tolist()]
+    for l, layer in enumerate(model.layers):
+        sub = []
+        for j in range(layer.out_dim):
+            total = sympy.Integer(0)
+            for i in range(layer.in_dim):
+                if layer.sym_mask[i, j] != 0:
+                    a, b, c, d = layer.sym_affine[i, j].tolist()
+                    fn = get_function(layer.sym_names[i][j]).sympy_fn
+                    term = f(c) * fn(f(a) * xs[i] + f(b)) + f(d)
+                    total += f(layer.sym_mask[i, j]) * term
+            sub.append(f(model.subnode_scale[l][j]) * total + f(model.subnode_bias[l][j]))
+        n_sum, nodes, start = model.width[l + 1][0], [], model.width[l + 1][0]
+        nodes = sub[:n_sum]
+        for arity in model.mult_arity[l + 1]:
+            nodes.append(sympy.Mul(*sub[start:start + arity]))
+            start += arity
+        xs = [f(model.node_scale[l][k]) * node + f(model.node_bias[l][k])
+              for k, node in enumerate(nodes)]
+    out = []
+    for e in xs:
+        if snap_tol is not None:
+            e = _snap(e, snap_tol)
+        if simplify:
+            e = sympy.simplify(e)
+            if snap_tol is not None:
+                e = _snap(e, snap_tol)
+        out.append(e)
+    return out

@@ -1,0 +1,80 @@
+import math
+
+import pytest
+import sympy
+import torch
+
+import kansci as ks
+from kansci._symbolic import snap_constant
+
+
+def _snapped_model(width, arity, names, seed=0):
+    """A model whose every edge is symbolic with random affines and non-trivial node affines."""
+    model = ks.MultKAN(width, mult_arity=arity, grid=3, seed=seed, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(seed)
+    for l, layer in enumerate(model.layers):
+        for i in range(layer.in_dim):
+            for j in range(layer.out_dim):
+                a, b, c, d = (torch.rand(4, generator=gen, dtype=torch.float64) - 0.5).tolist()
+                name = names[(i + 2 * j + l) % len(names)]
+                model.fix_symbolic(l, i, j, name, fit_params=False, affine=(1 + a, b, 1 + c, d))
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.ndim == 1:
+                p.add_((torch.rand(p.shape, generator=gen, dtype=p.dtype) - 0.5) * 0.4)
+    return model
+
+
+@pytest.mark.parametrize("width,arity", [([3, [0, 1], 1], 3), ([4, [0, 2], 1], 2),
+                                         ([2, [1, 1], [1, 1]], [[], [3], [2]])])
+def test_formula_of_multiplication_nodes_matches_the_network(width, arity):
+    model = _snapped_model(width, arity, ["sin", "x", "cos", "x^2", "tanh"])
+    exprs = model.symbolic_formula(simplify=False, snap_tol=None)
+    assert len(exprs) == model.width_in[-1]
+    symbols = [sympy.Symbol(f"x_{k + 1}") for k in range(width[0])]
+    x = torch.rand(200, width[0], dtype=torch.float64) * 2 - 1
+    with torch.no_grad():
+        y = model(x)
+    for k, expr in enumerate(exprs):
+        fn = sympy.lambdify(symbols, expr, "numpy")
+        got = torch.as_tensor(fn(*x.t().numpy()), dtype=torch.float64)
+        assert torch.allclose(got, y[:, k], atol=1e-6, rtol=0)
+
+
+def test_formula_requires_every_active_edge_snapped_and_names_inputs():
+    model = ks.MultKAN([2, 1], seed=0, in_vars=["mass", "speed"])
+    with pytest.raises(ValueError, match="still splines"):
+        model.symbolic_formula()
+    model.fix_symbolic(0, 0, 0, "x", fit_params=False, affine=(1.0, 0.0, 0.5, 0.0))
+    model.fix_symbolic(0, 1, 0, "x^2", fit_params=False, affine=(1.0, 0.0, 0.5, 0.0))
+    (expr,) = model.symbolic_formula()
+    mass, speed = sympy.symbols("mass speed")
+    assert sympy.simplify(expr - (mass / 2 + speed**2 / 2)) == 0
+
+
+@pytest.mark.parametrize("value,expected", [
+    (3.14159265358, sympy.pi), (0.50000001, sympy.Rational(1, 2)), (-1.5707963, -sympy.pi / 2),
+    (2.718281828, sympy.E), (1e-9, sympy.Integer(0)), (10.37375, None), (0.0092924, None)])
+def test_snap_constant(value, expected):
+    got = snap_constant(value)
+    if expected is None:
+        assert isinstance(got, sympy.Float) and float(got) == pytest.approx(value)
+    else:
+        assert got == expected
+
+
+def test_suggest_symbolic_ranks_the_true_function_first():
+    x = torch.linspace(-1, 1, 300, dtype=torch.float64).unsqueeze(1)
+    model = ks.MultKAN([1, 1], grid=10, seed=0, dtype=torch.float64)
+    model.fit(x, 0.8 * torch.sin(2.0 * x) + 0.1, steps=30, progress=False)
+    ranked = model.suggest_symbolic(0, 0, 0, topk=3)
+    assert ranked[0].name == "sin" and ranked[0].r2 > 0.999
+    assert all(s.r2 <= 1.0 for s in ranked) and len(ranked) == 3
+    assert ranked[0].loss <= ranked[1].loss or ranked[1].degenerate
+    with pytest.raises(ValueError, match="unknown symbolic function"):
+        model.suggest_symbolic(0, 0, 0, lib=["sin", "sine"])
+    snapped = model.auto_symbolic(progress=False)
+    assert snapped[(0, 0, 0)].name == "sin"
+    assert not model.layers[0].mask.any() and model.layers[0].sym_mask.all()
+    a, b, c, d = model.layers[0].sym_affine[0, 0].tolist()
+    assert math.isclose(abs(a), 2.0, rel_tol=1e-2) and math.isclose(abs(c), 0.8, rel_tol=1e-2)
