@@ -36,7 +36,7 @@ class Suggestion:
 _DEGENERATE = 1e-2  # relative variation std(f) / (|mean f| + std f) below which a fit is degenerate
 
 
-def _edge_data(model, l: int, i: int, j: int, x=None, n_max: int = 512):
+def _edge_data(model, l: int, i: int, j: int, x=None, n_max: int = 256):
     """(inputs, curve) of edge (l, i, j) on the data, subsampled evenly to at most n_max."""
     acts = model.activations(x)[l]
     order = torch.argsort(acts[:, i])

@@ -11,7 +11,7 @@ from torch import Tensor
 
 
 def fit_affine(x: Tensor, y: Tensor, fn, a_range=(-10.0, 10.0), b_range=(-10.0, 10.0),
-               n_grid: int = 41, rounds: int = 3) -> tuple[tuple[float, float, float, float], float]:
+               n_grid: int = 21, rounds: int = 4) -> tuple[tuple[float, float, float, float], float]:
     """Best (a, b, c, d) for y ~ c fn(a x + b) + d and its r2. x, y: (n,) samples."""
     x, y = x.detach().double().reshape(-1), y.detach().double().reshape(-1)
     yc = y - y.mean()
