@@ -6,3 +6,4 @@ from ._symbolic_lib import SYMBOLIC_LIB as SYMBOLIC_LIB
 from ._symbolic_lib import add_symbolic as add_symbolic
 
 __version__ = "0.1.0"
+from ._kanpiler import kanpiler as kanpiler
