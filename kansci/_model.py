@@ -365,6 +365,23 @@ class MultKAN(nn.Module):
         from ._prune import prune
         return prune(self, node_th, edge_th, x)
 
+    def expand_width(self, layer: int, n: int, sum_bool: bool = True,
+                     mult_arity: int = 2) -> "MultKAN":
+        """A copy with n more (switched-off) sum or multiplication nodes in hidden ``layer``."""
+        from ._expand import expand_width
+        return expand_width(self, layer, n, sum_bool, mult_arity)
+
+    def expand_depth(self) -> "MultKAN":
+        """A copy with one more layer of identity edges at the output."""
+        from ._expand import expand_depth
+        return expand_depth(self)
+
+    def perturb(self, mag: float = 0.0) -> "MultKAN":
+        """A copy whose switched-off edges get a trainable spline branch (output unchanged
+        for mag = 0)."""
+        from ._expand import perturb
+        return perturb(self, mag)
+
     def save(self, path) -> None:
         from ._io import save
         save(self, path)

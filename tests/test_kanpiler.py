@@ -79,3 +79,24 @@ def test_functions_outside_the_library_are_clear_errors():
         ks.kanpiler([a], a**7)
     with pytest.raises(ValueError, match="constant"):
         ks.kanpiler([a], sympy.Integer(3))
+
+
+@pytest.mark.parametrize("sum_bool", [True, False])
+def test_widen_deepen_perturb_keep_the_function_then_learn_a_correction(sum_bool):
+    a, b = sympy.symbols("a b")
+    model = ks.kanpiler([a, b], a * b + sympy.sin(a))  # layers: [2, [1, 1], 1]
+    x = torch.rand(300, 2, dtype=torch.float64) * 2 - 1
+    with torch.no_grad():
+        y0 = model(x)
+    grown = model.expand_width(1, 2, sum_bool=sum_bool).expand_depth().perturb()
+    assert grown.depth == model.depth + 1
+    assert grown.width[1] == ([3, 1] if sum_bool else [1, 3])
+    with torch.no_grad():
+        assert torch.allclose(grown(x), y0, atol=1e-12)
+    target = y0 + 0.2 * x[:, [1]] ** 2  # the law plus a correction the compiled net lacks
+    with torch.no_grad():
+        before = float(((grown(x) - target) ** 2).mean().sqrt())
+    grown.fit(x, target, steps=30, progress=False)
+    with torch.no_grad():
+        after = float(((grown(x) - target) ** 2).mean().sqrt())
+    assert after < 0.2 * before
