@@ -155,11 +155,13 @@ def _linear(arg: sympy.Expr):
     return b, a, g
 
 
-def kanpiler(variables, expr, dtype=torch.float64, device="cpu") -> MultKAN:
+def kanpiler(variables, expr, grid: int = 5, k: int = 3, dtype=torch.float64,
+             device="cpu") -> MultKAN:
     """A MultKAN whose output is ``expr`` exactly (symbolic edges, spline edges off).
 
     variables: sympy Symbols (or names) of the inputs, in order; expr: a sympy expression or a
-    formula string (parsed without evaluating code)."""
+    formula string (parsed without evaluating code). ``grid`` and ``k`` shape the (switched
+    off) splines that ``perturb`` can later turn on."""
     variables = [v if isinstance(v, sympy.Symbol) else sympy.Symbol(str(v)) for v in variables]
     if isinstance(expr, str):
         expr = parse_formula(expr, variables)
@@ -174,36 +176,34 @@ def kanpiler(variables, expr, dtype=torch.float64, device="cpu") -> MultKAN:
     out = net.place(expr)
     if out[0] == 0:  # the output is an input itself: one identity edge
         out = net.place(expr, key=("output", expr))
-    return _build(net, out, variables, dtype, device)
+    return _build(net, out, variables, grid, k, dtype, device)
 
 
-def _build(net: _Net, out, variables, dtype, device) -> MultKAN:
+def _build(net: _Net, out, variables, grid, k, dtype, device) -> MultKAN:
     out_layer, out_index = out
     layers = net.layers[:out_layer + 1]
     layers[-1] = [layers[-1][out_index]]  # the output node alone
-    order = [sorted(range(len(nodes)), key=lambda k: nodes[k]["kind"] == "mult") for nodes in layers]
-    pos = [{k: p for p, k in enumerate(o)} for o in order]
+    order = [sorted(range(len(nodes)), key=lambda n: nodes[n]["kind"] == "mult") for nodes in layers]
+    pos = [{n: p for p, n in enumerate(o)} for o in order]
     width = [[len(variables), 0]]
     arity = [[]]
     for nodes, o in zip(layers[1:], order[1:]):
         mults = [nodes[k] for k in o if nodes[k]["kind"] == "mult"]
         width.append([len(nodes) - len(mults), len(mults)])
         arity.append([len(n["subnodes"]) for n in mults])
-    model = MultKAN(width, grid=1, k=1, mult_arity=arity, dtype=dtype, device=device,
+    model = MultKAN(width, grid=grid, k=k, mult_arity=arity, dtype=dtype, device=device,
                     in_vars=[str(v) for v in variables])
     with torch.no_grad():
         for layer in model.layers:
             layer.mask.zero_()
         for l in range(1, len(layers)):
             sub = 0
-            for k in order[l]:
-                node = layers[l][k]
-                if l == len(layers) - 1 and k != 0:
-                    continue
+            for n in order[l]:
+                node = layers[l][n]
                 for edges in node["subnodes"]:
                     for src, name, a, b, c, d in edges:
                         model.layers[l - 1].set_symbolic(pos[l - 1][src], sub, name,
                                                          (float(a), float(b), float(c), float(d)))
                     sub += 1
-                model.node_bias[l - 1][pos[l][k]] = float(node["bias"])
+                model.node_bias[l - 1][pos[l][n]] = float(node["bias"])
     return model
