@@ -188,7 +188,7 @@ def _build(net: _Net, out, variables, grid, k, dtype, device) -> MultKAN:
     width = [[len(variables), 0]]
     arity = [[]]
     for nodes, o in zip(layers[1:], order[1:]):
-        mults = [nodes[k] for k in o if nodes[k]["kind"] == "mult"]
+        mults = [nodes[n] for n in o if nodes[n]["kind"] == "mult"]
         width.append([len(nodes) - len(mults), len(mults)])
         arity.append([len(n["subnodes"]) for n in mults])
     model = MultKAN(width, grid=grid, k=k, mult_arity=arity, dtype=dtype, device=device,
