@@ -7,3 +7,7 @@ from ._symbolic_lib import add_symbolic as add_symbolic
 
 __version__ = "0.1.0"
 from ._kanpiler import kanpiler as kanpiler
+from ._hypothesis import detect_separability as detect_separability
+from ._hypothesis import plot_tree as plot_tree
+from ._hypothesis import test_general_separability as test_general_separability
+from ._hypothesis import test_symmetry as test_symmetry
