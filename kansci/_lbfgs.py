@@ -77,8 +77,7 @@ class LBFGS:
             for row in self.sy:
                 row.pop(0)
         self.s.append(s), self.y.append(y), self.rho.append(1.0 / ys)
-        # float64 copies: the recursion's dot products combine by differences, which float32
-        # cannot resolve on nearly degenerate pairs
+        # float64 copies: the recursion combines these dot products by differences
         self._s, self._y = torch.stack(self.s).double(), torch.stack(self.y).double()  # (m, n)
         col = (self._s @ y.double()).tolist()  # s_i . y_new
         for row, v in zip(self.sy, col):
@@ -92,8 +91,8 @@ class LBFGS:
             alpha_i = rho_i (s_i.g - sum_{j>i} alpha_j s_i.y_j),  q = g - Y^T alpha,
             beta_i = rho_i (y_i.(h q) + sum_{j<i} (alpha_j - beta_j) s_j.y_i),
             H g = h q + S^T (alpha - beta).
-        (The compact form of Byrd, Nocedal & Schnabel, with triangular solves, lost the step
-        in float32 on nearly degenerate pairs; this is the recursion's own arithmetic.)"""
+        The same arithmetic as the textbook recursion, with a few matrix-vector products
+        instead of 4m vector operations."""
         m, rho, sy = len(self.s), self.rho, self.sy
         if m == 0:
             return -self.h_diag * g
