@@ -37,12 +37,13 @@ def layer_stats(model, x) -> list[LayerStats]:
     return stats
 
 
-def subnode_scores(node_score: Tensor, n_sum: int, arity: list[int]) -> Tensor:
-    """Node scores (q, n_sum + n_mult) -> subnode scores (q, n_sum + sum(arity))."""
+def to_subnodes(per_node: Tensor, n_sum: int, arity: list[int]) -> Tensor:
+    """Repeat each multiplication node's value for its factors along the last dimension:
+    (..., n_sum + n_mult) -> (..., n_sum + sum(arity)) (scores, or a bool mask of nodes)."""
     if not arity:
-        return node_score
-    reps = torch.tensor([1] * n_sum + list(arity), device=node_score.device)
-    return node_score.repeat_interleave(reps, dim=1)
+        return per_node
+    reps = torch.tensor([1] * n_sum + list(arity), device=per_node.device)
+    return per_node.repeat_interleave(reps, dim=-1)
 
 
 @torch.no_grad()
@@ -54,7 +55,7 @@ def attribute(model, x=None, stats: list[LayerStats] | None = None) -> list[Laye
     node = torch.eye(n_q, dtype=model.dtype, device=model.device)  # (q, nodes)
     nodes, edges, subs = [node.mean(0)], [], []
     for l in range(model.depth - 1, -1, -1):
-        sub = subnode_scores(node, model.width[l + 1][0], model.mult_arity[l + 1])  # (q, out)
+        sub = to_subnodes(node, model.width[l + 1][0], model.mult_arity[l + 1])  # (q, out)
         st = stats[l]
         edge = st.edge_std.unsqueeze(0) * (sub / (st.sub_std + 1e-4)).unsqueeze(1)  # (q, in, out)
         node = edge.sum(2)  # (q, in)

@@ -103,7 +103,7 @@ class _LayerRefs(NamedTuple):
     unit: bool  # that fixed scale is 1
 
 
-def _output_affine(arity, s, c, ns, nc):
+def output_affine(arity, s, c, ns, nc):
     """(scale, bias) applied to the layer's matmul: the subnode affine, folded with the node
     affine when the layer has no multiplication nodes."""
     return (s, c) if arity else (ns * s, torch.addcmul(nc, ns, c))
@@ -119,7 +119,7 @@ def plan(model) -> list[_LayerRefs]:
         aff = (model.subnode_scale[l], model.subnode_bias[l], model.node_scale[l], model.node_bias[l])
         arity = model.mult_arity[l + 1]
         affine = any(p.requires_grad for p in aff)
-        fixed = None if affine else _output_affine(arity, *aff)
+        fixed = None if affine else output_affine(arity, *aff)
         unit = fixed is not None and bool((fixed[0] == 1).all())
         out.append(_LayerRefs(layer, layer.coef, layer.scale_base, layer.scale_sp, layer.mask,
                               *aff, arity, model.width[l + 1][0], affine,
@@ -144,7 +144,7 @@ def forward(model, refs: list[_LayerRefs], xb: Tensor, feats0: Tensor | None = N
         msp = ref.scale_sp if ref.full_mask else ref.mask * ref.scale_sp
         wb = ref.scale_base if ref.full_mask else ref.mask * ref.scale_base
         w = torch.cat([wb.unsqueeze(1), (msp.unsqueeze(-1) * ref.coef).transpose(1, 2)], 1)
-        s_eff, c_eff = ref.fixed if ref.fixed is not None else _output_affine(arity, s, c, ns, nc)
+        s_eff, c_eff = ref.fixed if ref.fixed is not None else output_affine(arity, s, c, ns, nc)
         ws = w if ref.unit else w * s_eff
         z = torch.addmm(c_eff, a.view(batch, -1), ws.view(-1, ws.shape[-1]))
         pre = zm = None

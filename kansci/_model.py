@@ -186,17 +186,17 @@ class MultKAN(nn.Module):
         one autograd node; the node affine is folded in too where a layer has no
         multiplication nodes. ``feats0`` / ``cov0``: precomputed first-layer features and
         their covariance. Returns (y, scales) like ``_run``."""
+        from ._closure import output_affine
+
         x = self._select_inputs(x)
         scales = []
         for l, layer in enumerate(self.layers):
-            s, b = self.subnode_scale[l], self.subnode_bias[l]
-            f0 = feats0 if l == 0 else None
-            if self.mult_arity[l + 1]:
-                y, a = layer.fused(x, s, b, f0)
+            arity = self.mult_arity[l + 1]
+            scale, bias = output_affine(arity, self.subnode_scale[l], self.subnode_bias[l],
+                                        self.node_scale[l], self.node_bias[l])
+            y, a = layer.fused(x, scale, bias, feats0 if l == 0 else None)
+            if arity:
                 y = self._nodes(l, y)
-            else:
-                ns = self.node_scale[l]
-                y, a = layer.fused(x, ns * s, torch.addcmul(self.node_bias[l], ns, b), f0)
             if with_scale:
                 scales.append(layer.edge_scale(x, a, cov=cov0 if l == 0 else None))
             x = y
@@ -302,11 +302,9 @@ class MultKAN(nn.Module):
         layer = self._check_edge(l, i, j)
         fn = get_function(fun_name)
         r2 = None
-        if fit_params:
-            acts = self.activations(x)[l]  # (batch, in)
-            with torch.no_grad():
-                curve = layer.edge_activations(acts, torch.tensor([j], device=acts.device))
-            affine, r2 = fit_affine(acts[:, i], curve[:, i, 0], fn.torch_fn)
+        if fit_params:  # the same fit suggest_symbolic ranks by
+            from ._symbolic import edge_data
+            affine, r2 = fit_affine(*edge_data(self, l, i, j, x), fn.torch_fn)
         layer.set_symbolic(i, j, fun_name, affine)
         return r2
 

@@ -11,7 +11,7 @@ import copy
 
 import torch
 
-from ._attribution import attribute
+from ._attribution import attribute, to_subnodes
 
 
 def _fold(model, l: int, edges: torch.Tensor, means: torch.Tensor) -> None:
@@ -27,12 +27,6 @@ def _threshold(name: str, value: float) -> float:
     return float(value)
 
 
-def _subnodes_of(nodes: torch.Tensor, n_sum: int, arity: list[int]) -> torch.Tensor:
-    """Bool mask over subnodes from a bool mask over nodes (sum nodes first, then mult)."""
-    reps = torch.tensor([1] * n_sum + list(arity), device=nodes.device)
-    return nodes.repeat_interleave(reps)
-
-
 def _subset_model(model, keep_nodes: list[torch.Tensor]):
     """A copy keeping, per layer, the nodes where ``keep_nodes[l]`` (bool (width_in[l],)) is
     True; the first and last layers must be kept whole. Parameters are copied, not refit."""
@@ -41,7 +35,7 @@ def _subset_model(model, keep_nodes: list[torch.Tensor]):
         n_sum, _ = model.width[l]
         width.append([int(keep[:n_sum].sum()), int(keep[n_sum:].sum())])
         arity.append([a for a, k in zip(model.mult_arity[l], keep[n_sum:].tolist()) if k])
-        sub_keep.append(_subnodes_of(keep, n_sum, model.mult_arity[l]))
+        sub_keep.append(to_subnodes(keep, n_sum, model.mult_arity[l]))
     new = model.like(width=width, mult_arity=arity)
     with torch.no_grad():
         for l, layer in enumerate(model.layers):

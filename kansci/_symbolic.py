@@ -36,7 +36,7 @@ class Suggestion:
 _DEGENERATE = 1e-2  # relative variation std(f) / (|mean f| + std f) below which a fit is degenerate
 
 
-def _edge_data(model, l: int, i: int, j: int, x=None, n_max: int = 256):
+def edge_data(model, l: int, i: int, j: int, x=None, n_max: int = 256):
     """(inputs, curve) of edge (l, i, j) on the data, subsampled evenly to at most n_max."""
     acts = model.activations(x)[l]
     order = torch.argsort(acts[:, i])
@@ -55,7 +55,7 @@ def suggest_symbolic(model, l: int, i: int, j: int, lib=None, topk: int = 5,
     names = list(SYMBOLIC_LIB) if lib is None else [get_function(n).name for n in lib]
     if exclude_zero:
         names = [n for n in names if n != "0"]
-    xs, ys = _edge_data(model, l, i, j, x)
+    xs, ys = edge_data(model, l, i, j, x)
     out = []
     for name in names:
         fn = SYMBOLIC_LIB[name]
