@@ -26,7 +26,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ._layer import block_apply, feature_cov
+from ._layer import block_apply
 from ._spline import spline_features
 
 
@@ -37,6 +37,11 @@ def supports(model, loss_fn, reg_weights) -> bool:
     if any(layer.has_symbolic() for layer in model.layers):
         return False
     return all(len(set(a)) <= 1 for a in model.mult_arity)
+
+
+def _cov(ac: Tensor) -> Tensor:
+    """Per-input covariance (in, F, F) of centred features ac (batch, in, F)."""
+    return torch.bmm(ac.permute(1, 2, 0), ac.permute(1, 0, 2)).div_(max(ac.shape[0] - 1, 1))
 
 
 def _exclusive_prod(z: Tensor) -> Tensor:
@@ -53,36 +58,43 @@ def _set_grad(p: Tensor, value: Tensor) -> None:
     p.grad.add_(value)
 
 
-def _entropy_and_grad(vec: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+def _entropy_and_grad(vec: Tensor, dim: int) -> tuple[float, Tensor]:
     """pykan's entropy term mean(-sum_dim p log2(p + 1e-4)), p = vec / (sum_dim vec + 1), and
     its gradient with respect to vec (same shape)."""
     total = vec.sum(dim, keepdim=True) + 1
     p = vec / total
-    lg = torch.log2(p + 1e-4)
+    pe = p + 1e-4
+    lg = torch.log2(pe)
+    plg = p * lg
     groups = vec.shape[1 - dim]
-    value = -(p * lg).sum(dim).mean()
-    q = -(lg + p / ((p + 1e-4) * math.log(2)))  # d(-p log2(p + eps))/dp
-    grad = (q - (q * p).sum(dim, keepdim=True)) / (total * groups)
+    value = -float(plg.sum()) / groups
+    q = torch.add(lg, p / pe, alpha=1 / math.log(2))  # -d(-p log2(p + eps))/dp
+    grad = ((q * p).sum(dim, keepdim=True) - q).div_(total.mul_(groups))
     return value, grad
 
 
-def _reg_layer(w: Tensor, cov: Tensor, sx: Tensor | None, l1: float, ent: float, lamb: float):
+def _reg_layer(w: Tensor, cov: Tensor, den: Tensor, l1: float, ent: float, lamb: float,
+               inner: bool):
     """One layer's regulariser (L1 + entropies of the edge scales) and lamb times its
-    gradients with respect to w (in, F, out), cov (in, F, F) and sx = std(x) (in,)."""
-    cw = cov @ w  # (in, F, out)
-    var = (cw * w).sum(1).clamp_min(0)
-    root = (var + 1e-20).sqrt()
-    den = sx.unsqueeze(1) + 0.1 if sx is not None else torch.full_like(var, 0.1)
-    vec = root / den  # (in, out)
+    gradients with respect to w (in, F, out) and, for an ``inner`` layer (whose inputs are
+    trained), 2 Cov (in, F, F) (the gradient of a symmetric argument, already symmetrised)
+    and den = std(x) + 0.1 (in, 1).
+
+    Edge scale: vec = sqrt(w^T Cov w) / den, so d vec / d w = Cov w / (sqrt(.) den)."""
+    cw = torch.bmm(cov, w)  # (in, F, out)
+    root = (cw * w).sum(1).clamp_min_(1e-20).sqrt_()  # (in, out)
+    vec = root / den
     e_in, g_in = _entropy_and_grad(vec, 0)
     e_out, g_out = _entropy_and_grad(vec, 1)
-    value = l1 * vec.sum() + ent * (e_in + e_out)
-    g_vec = lamb * (l1 + ent * (g_in + g_out))
-    g_var = (g_vec / (2 * root * den)).unsqueeze(1)  # (in, 1, out)
-    g_w = 2 * cw * g_var
-    g_cov = (w * g_var) @ w.transpose(1, 2)
-    g_sx = -(g_vec * vec / den).sum(1) if sx is not None else None
-    return value, (g_w, g_cov, g_sx)
+    value = l1 * float(vec.sum()) + ent * (e_in + e_out)
+    g_vec = torch.add(g_in, g_out).mul_(lamb * ent).add_(lamb * l1)  # (in, out)
+    h = g_vec / (root * den)  # d reg / d var * 2
+    g_w = cw * h.unsqueeze(1)
+    if not inner:
+        return value, (g_w, None, None)
+    g_cov2 = torch.bmm(w * h.unsqueeze(1), w.transpose(1, 2))  # 2 d reg / d Cov
+    g_den = (g_vec * vec).sum(1, keepdim=True).neg_().div_(den)  # d reg / d den, (in, 1)
+    return value, (g_w, g_cov2, g_den)
 
 
 class _LayerRefs(NamedTuple):
@@ -127,11 +139,12 @@ def plan(model) -> list[_LayerRefs]:
     return out
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def forward(model, refs: list[_LayerRefs], xb: Tensor, feats0: Tensor | None = None,
             keep: bool = False):
     """The model's output for xb (batch, n_in) along the training path; with ``keep`` also
-    what the backward needs per layer (features with their x-derivatives, weights, ...)."""
+    what the backward needs per layer (features with their x-derivatives, weights, ...).
+    Runs in inference mode (less per-operation overhead; nothing made here outlives it)."""
     x = model._select_inputs(xb)
     batch = x.shape[0]
     cache = []
@@ -161,28 +174,36 @@ def forward(model, refs: list[_LayerRefs], xb: Tensor, feats0: Tensor | None = N
     return x, cache
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0: Tensor,
-                  cov0: Tensor | None, lamb: float, reg_weights) -> tuple[Tensor, Tensor]:
+                  cov0: Tensor | None, sx0: Tensor | None, lamb: float,
+                  reg_weights) -> tuple[Tensor, float]:
     """MSE (+ lamb * regulariser) at xb, yb; adds the gradient into every parameter's .grad.
-    ``refs`` is ``plan(model)``. Returns (mse, reg) as 0-d tensors (reg is 0 when lamb == 0)."""
+    ``refs`` is ``plan(model)``; feats0, cov0 and sx0 are the first layer's features, their
+    covariance and the std of its inputs (constants of the data). Returns the MSE (0-d
+    tensor) and the regulariser (a float, 0 when lamb == 0)."""
     x, cache = forward(model, refs, xb, feats0, keep=True)
     batch = x.shape[0]
     r = x - yb
     mse = r.square().mean()
     g = r * (2.0 / r.numel())
 
-    reg = mse.new_zeros(())
+    reg = 0.0
     reg_grads = [None] * model.depth
     if lamb > 0:
         l1, ent = reg_weights[0], reg_weights[1]
         for l, (xl, a, _, w, *_rest) in enumerate(cache):
-            cov = cov0 if l == 0 else feature_cov(a)
-            sx = xl.std(0) if batch > 1 else None
-            r_l, (g_w, g_cov, g_sx) = _reg_layer(w, cov, sx, l1, ent, lamb)
-            reg = reg + r_l
+            if l == 0:
+                cov, ac, sx = cov0, None, sx0
+            else:
+                ac = a - a.mean(0)
+                cov = _cov(ac)
+                sx = xl.std(0) if batch > 1 else None
+            den = (sx + 0.1).unsqueeze(1) if sx is not None else w.new_full((w.shape[0], 1), 0.1)
+            r_l, grads = _reg_layer(w, cov, den, l1, ent, lamb, inner=l > 0 and sx is not None)
+            reg += r_l
             # the first layer's inputs are data: nothing flows into them
-            reg_grads[l] = (g_w, None, None, None) if l == 0 else (g_w, g_cov, g_sx, sx)
+            reg_grads[l] = (*grads, ac, sx)
 
     for l in range(len(refs) - 1, -1, -1):
         ref = refs[l]
@@ -224,11 +245,11 @@ def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0:
         if l == 0:
             break
         ga = (gz @ ws.view(-1, ws.shape[-1]).t()).view(a.shape)
-        if rg is not None and rg[1] is not None:
-            sym = (rg[1] + rg[1].transpose(1, 2)) / max(batch - 1, 1)  # (in, F, F)
-            ga = ga + block_apply(a - a.mean(0), sym)
+        if rg is not None and rg[1] is not None:  # through Cov = ac^T ac / (N - 1)
+            g_cov2, g_den, ac, sx = rg[1:]
+            ga = ga + block_apply(ac, g_cov2.div_(batch - 1))
         g = (ga * da).sum(-1)
-        if rg is not None and rg[2] is not None:
-            g_sx, sx = rg[2], rg[3]
-            g = g + (g_sx / ((batch - 1) * sx.clamp_min(1e-30))) * (xl - xl.mean(0))
+        if rg is not None and rg[1] is not None:  # through den = std(x) + 0.1
+            coef = g_den.squeeze(1).div_(sx.clamp_min(1e-30)).div_(batch - 1)
+            g = g + coef * (xl - xl.mean(0))
     return mse, reg

@@ -83,10 +83,12 @@ class KANLayer(nn.Module):
         return torch.cat([wb, ws.transpose(1, 2)], dim=1)
 
     def table(self) -> Tensor:
-        """``basis_table`` of the current grid (cached until the grid changes)."""
+        """``basis_table`` of the current grid (cached until the grid changes; built as an
+        ordinary tensor even when first asked for in inference mode)."""
         key = (self.grid._version, self.grid.data_ptr(), self.grid.dtype)
         if self._table is None or self._table[0] != key:
-            self._table = (key, basis_table(self.grid, self.k))
+            with torch.inference_mode(False), torch.no_grad():
+                self._table = (key, basis_table(self.grid, self.k))
         return self._table[1]
 
     def features(self, x: Tensor) -> Tensor:

@@ -4,7 +4,7 @@ The model's parameters are made views of one flat buffer (and their gradients vi
 flat gradient) for the duration of training, so the optimizer works on two vectors instead of
 gathering and scattering per-parameter tensors at every evaluation. The semantics follow the
 LBFGS pykan trains with (history 10, up to 20 iterations and 25 evaluations per step,
-curvature pairs kept when y.s > 1e-32), whose strong-Wolfe search is torch's.
+curvature pairs kept when y.s > 1e-32, the same strong-Wolfe rules: ``_wolfe``).
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from contextlib import contextmanager
 
 import torch
 from torch import Tensor
-from torch.optim.lbfgs import _strong_wolfe
+
+from ._wolfe import strong_wolfe
 
 
 @contextmanager
@@ -44,9 +45,10 @@ class _Diverged(Exception):
 class LBFGS:
     """Minimise ``closure()`` (which must refill ``grad`` and return the loss as a float).
 
-    A line-search trial that overflows (a huge step in float32, say) is not followed into
-    NaN: the parameters go back to the last good point, the curvature pairs are dropped and
-    the iteration restarts from steepest descent with a short step."""
+    The curvature pairs live in two preallocated float64 buffers (history, n), filled in
+    turn; ``pairs()`` lists them oldest first. A line-search trial that overflows (a huge
+    step in float32, say) is not followed into NaN: the parameters go back to the last good
+    point, the curvature pairs are dropped and the iteration restarts from steepest descent."""
 
     def __init__(self, flat: Tensor, grad: Tensor, lr: float = 1.0, history_size: int = 10,
                  max_iter: int = 20, max_eval: int = 25, tolerance_grad: float = 1e-32,
@@ -54,35 +56,47 @@ class LBFGS:
         self.flat, self.grad, self.lr = flat, grad, lr
         self.history_size, self.max_iter, self.max_eval = history_size, max_iter, max_eval
         self.tol_grad, self.tol_change, self.tol_ys = tolerance_grad, tolerance_change, tolerance_ys
-        self.s: list[Tensor] = []
-        self.y: list[Tensor] = []
-        self.rho: list[float] = []
-        self.sy: list[list[float]] = []  # sy[i][j] = s_i . y_j
-        self._s = self._y = None  # stacked s and y, (m, n)
-        self.d = self.g_prev = None
-        self.t = lr
+        self._S = flat.new_zeros(history_size, flat.numel(), dtype=torch.float64)
+        self._Y = torch.zeros_like(self._S)
+        self.reset()
         self.h_diag = 1.0
-        self.n_iter = 0
+        self._known = None  # (loss, gradient, point) where the last step ended
+
+    def forget_objective(self) -> None:
+        """The objective changed (new grid, new minibatch): the next step re-evaluates it at
+        the current point instead of reusing the loss and gradient the last step ended with."""
+        self._known = None
 
     def reset(self) -> None:
         """Forget the curvature pairs: the next iteration is a steepest-descent step."""
-        self.s, self.y, self.rho, self.sy = [], [], [], []
-        self._s = self._y = self.d = None
+        self.order: list[int] = []  # buffer rows, oldest pair first
+        self.rho = [0.0] * self.history_size  # by buffer row
+        self.sy = [[0.0] * self.history_size for _ in range(self.history_size)]  # s_i . y_j
+        self.d = self.g_prev = None
+        self.t = self.lr
         self.n_iter = 0
 
+    def pairs(self) -> list[tuple[Tensor, Tensor]]:
+        """The stored (s, y) pairs, oldest first (float64 views of the buffers)."""
+        return [(self._S[i], self._Y[i]) for i in self.order]
+
     def _add_pair(self, s: Tensor, y: Tensor, ys: float) -> None:
-        """Store a curvature pair, keeping the stacked history and all s_i . y_j as floats."""
-        if len(self.s) == self.history_size:
-            self.s.pop(0), self.y.pop(0), self.rho.pop(0), self.sy.pop(0)
-            for row in self.sy:
-                row.pop(0)
-        self.s.append(s), self.y.append(y), self.rho.append(1.0 / ys)
-        # float64 copies: the recursion combines these dot products by differences
-        self._s, self._y = torch.stack(self.s).double(), torch.stack(self.y).double()  # (m, n)
-        col = (self._s @ y.double()).tolist()  # s_i . y_new
-        for row, v in zip(self.sy, col):
-            row.append(v)
-        self.sy.append((self._y @ s.double()).tolist())  # s_new . y_j
+        """Store a curvature pair (replacing the oldest when full) and its dot products."""
+        if len(self.order) == self.history_size:
+            row = self.order.pop(0)
+        else:
+            row = len(self.order)
+        self.order.append(row)
+        self._S[row].copy_(s)
+        self._Y[row].copy_(y)
+        m = max(self.order) + 1  # rows in use are 0 .. m-1
+        # float64 dot products: the recursion combines them by differences
+        col = (self._S[:m] @ self._Y[row]).tolist()  # s_i . y_new
+        new = (self._Y[:m] @ self._S[row]).tolist()  # s_new . y_j
+        for i in self.order:
+            self.sy[i][row] = col[i]
+            self.sy[row][i] = new[i]
+        self.rho[row] = 1.0 / ys
         self.h_diag = ys / float(y.dot(y))
 
     def _direction(self, g: Tensor) -> Tensor:
@@ -90,37 +104,51 @@ class LBFGS:
         s_i . y_j and one matrix-vector product per loop:
             alpha_i = rho_i (s_i.g - sum_{j>i} alpha_j s_i.y_j),  q = g - Y^T alpha,
             beta_i = rho_i (y_i.(h q) + sum_{j<i} (alpha_j - beta_j) s_j.y_i),
-            H g = h q + S^T (alpha - beta).
+            H g = h q + S^T (alpha - beta)   (i, j in age order).
         The same arithmetic as the textbook recursion, with a few matrix-vector products
         instead of 4m vector operations."""
-        m, rho, sy = len(self.s), self.rho, self.sy
-        if m == 0:
-            return -self.h_diag * g
+        order, rho, sy = self.order, self.rho, self.sy
+        if not order:
+            return g * -self.h_diag
+        m = max(order) + 1
+        S, Y = self._S[:m], self._Y[:m]
         g64 = g.double()
-        sg = (self._s @ g64).tolist()
-        alpha = [0.0] * m
-        for i in range(m - 1, -1, -1):
-            alpha[i] = rho[i] * (sg[i] - sum(alpha[j] * sy[i][j] for j in range(i + 1, m)))
-        q = torch.addmv(g64, self._y.t(), g64.new_tensor(alpha), alpha=-1.0)
-        r = q.mul_(self.h_diag)
-        yr = (self._y @ r).tolist()
+        sg = (S @ g64).tolist()
+        alpha = [0.0] * m  # by buffer row
+        for pos in range(len(order) - 1, -1, -1):
+            i = order[pos]
+            row, acc = sy[i], sg[i]
+            for j in order[pos + 1:]:
+                acc -= alpha[j] * row[j]
+            alpha[i] = rho[i] * acc
+        h = self.h_diag
+        r = torch.addmv(g64, Y.t(), g64.new_tensor(alpha), beta=h, alpha=-h)  # h q
+        yr = (Y @ r).tolist()
         coeff = [0.0] * m  # alpha_j - beta_j
-        for i in range(m):
-            beta = rho[i] * (yr[i] + sum(coeff[j] * sy[j][i] for j in range(i)))
-            coeff[i] = alpha[i] - beta
-        return torch.addmv(r, self._s.t(), g64.new_tensor(coeff)).neg_().to(g.dtype)
+        for pos, i in enumerate(order):
+            acc = yr[i]
+            for j in order[:pos]:
+                acc += coeff[j] * sy[j][i]
+            coeff[i] = alpha[i] - rho[i] * acc
+        return torch.addmv(r, S.t(), g64.new_tensor(coeff), beta=-1.0, alpha=-1.0).to(g.dtype)
 
     def step(self, closure) -> float:
-        loss = float(closure())
+        known = self._known
+        if known is not None and torch.equal(known[2], self.flat):
+            loss, g = known[0], known[1]  # the last step ended here: same loss and gradient
+            self.grad.copy_(g)
+        else:
+            loss = float(closure())
+            g = self.grad.clone()
+        self._known = None
         evals = 1
-        g = self.grad.clone()
         if float(g.abs().max()) <= self.tol_grad:
             return loss
         restarted = False
         for it in range(self.max_iter):
             self.n_iter += 1
             if self.n_iter == 1:
-                d = -g
+                d = g.neg()
                 self.h_diag = 1.0
             else:
                 y = g - self.g_prev
@@ -136,17 +164,18 @@ class LBFGS:
                 break
             x0 = self.flat.clone()
 
-            def directional(x, t_, d_):
+            def evaluate(t_):
                 if not math.isfinite(t_):
                     raise _Diverged
-                self.flat.copy_(x).add_(d_, alpha=t_)
+                torch.add(x0, d, alpha=t_, out=self.flat)
                 f = float(closure())
                 if not math.isfinite(f):
                     raise _Diverged
-                return f, self.grad.clone()
+                g_ = self.grad.clone()
+                return f, g_, float(g_.dot(d))
 
             try:
-                loss, g, t, n_ls = _strong_wolfe(directional, x0, t, d, loss, g, gtd)
+                loss, g, t, n_ls = strong_wolfe(evaluate, t, loss, g, gtd, float(d.abs().max()))
             except _Diverged:
                 self.flat.copy_(x0)
                 loss = float(closure())  # the model's state (and gradient) at the good point
@@ -156,8 +185,9 @@ class LBFGS:
                     break
                 restarted = True
                 continue
-            self.flat.copy_(x0).add_(d, alpha=t)
+            torch.add(x0, d, alpha=t, out=self.flat)
             self.d, self.t = d, t
+            self._known = (loss, g, self.flat.clone())
             evals += n_ls
             if it + 1 == self.max_iter or evals >= self.max_eval:
                 break

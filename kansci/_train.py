@@ -118,32 +118,34 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
         torch.set_num_threads(int(threads))
     try:
         with flat_parameters(params) as (flat, flat_grad):
+            run.flat = flat
             if opt == "LBFGS":
                 optimizer = LBFGS(flat, flat_grad, lr=lr)
             else:
                 optimizer = torch.optim.Adam(params, lr=lr)
-            for step in bar:
-                logs = run.step(optimizer, step % freq == 0 and step in grid_steps)
-                for key in ("train_loss", "test_loss", "reg"):
-                    if logs[key] is not None:
-                        hist[key].append(logs[key])
-                if logs["objective"] is None:
-                    hist["stop_reason"] = "non-finite loss"
-                    warnings.warn(f"fit stopped at step {step}: the loss is not finite; the "
-                                  "best state seen was restored.", RuntimeWarning, stacklevel=3)
-                    break
-                if step % log == 0:
-                    bar.set_postfix_str(_describe(logs), refresh=False)
-                if any(cb(step, logs, model) is True for cb in cbs):
-                    hist["stop_reason"] = "callback"
-                    break
-    except KeyboardInterrupt:
-        hist["stop_reason"] = "interrupted"
+            try:
+                for step in bar:
+                    logs = run.step(optimizer, step % freq == 0 and step in grid_steps)
+                    for key in ("train_loss", "test_loss", "reg"):
+                        if logs[key] is not None:
+                            hist[key].append(logs[key])
+                    if logs["objective"] is None:
+                        hist["stop_reason"] = "non-finite loss"
+                        warnings.warn(f"fit stopped at step {step}: the loss is not finite; the "
+                                      "best state seen was restored.", RuntimeWarning, stacklevel=3)
+                        break
+                    if step % log == 0:
+                        bar.set_postfix_str(_describe(logs), refresh=False)
+                    if any(cb(step, logs, model) is True for cb in cbs):
+                        hist["stop_reason"] = "callback"
+                        break
+            except KeyboardInterrupt:
+                hist["stop_reason"] = "interrupted"
+            if hist["stop_reason"] is not None:
+                run.restore_best()
     finally:
         bar.close()
         torch.set_num_threads(saved_threads)
-    if hist["stop_reason"] is not None and run.best_state is not None:
-        model.load_state_dict(run.best_state)
     model.cache_data = run.x_train
     return hist
 
@@ -177,7 +179,18 @@ class _Run:
         n = self.x_train.shape[0]
         self.batch = None if batch == -1 or batch >= n else batch
         self.gen = torch.Generator().manual_seed(int(seed))
-        self.best_objective, self.best_state = math.inf, None
+        self.flat = None  # the trained parameters as one vector (set by fit)
+        self.data_feats = None  # (features, covariance, std) of the first layer's inputs
+        self.buffers = None  # the model's buffers (grids, ...) since the last grid update
+        self.best_objective, self.best = math.inf, None  # best (parameters, buffers) seen
+
+    def restore_best(self) -> None:
+        """Put back the parameters (and grids) with the lowest objective seen."""
+        if self.best is not None:
+            flat, buffers = self.best
+            self.flat.copy_(flat)
+            for name, buf in self.model.named_buffers():
+                buf.copy_(buffers[name])
 
     def objective(self, xb, yb, feats0, cov0) -> Tensor:
         model = self.model
@@ -206,9 +219,17 @@ class _Run:
             xb, yb = xb[ids], yb[ids]
         if grid_update:
             model.update_grid(xb)
-        with torch.no_grad():  # the first layer's inputs are data: their features once per step
-            feats0 = model.layers[0].features(model._select_inputs(xb))
-            cov0 = feature_cov(feats0) if self.lamb > 0 else None
+        if (grid_update or self.batch is not None) and isinstance(optimizer, LBFGS):
+            optimizer.forget_objective()
+        if grid_update or self.batch is not None or self.data_feats is None:
+            # the first layer's inputs are data: their features change only with the grid
+            with torch.no_grad():
+                x0 = model._select_inputs(xb)
+                feats0 = model.layers[0].features(x0)
+                cov0 = feature_cov(feats0) if self.lamb > 0 else None
+                self.data_feats = (feats0, cov0, x0.std(0) if x0.shape[0] > 1 else None)
+            self.buffers = None
+        feats0, cov0, sx0 = self.data_feats
 
         def closure():
             if isinstance(optimizer, LBFGS):
@@ -216,9 +237,10 @@ class _Run:
             else:
                 optimizer.zero_grad(set_to_none=False)
             if self.manual:
-                self.last = loss_and_grad(model, self.refs, xb, yb, feats0, cov0, self.lamb,
-                                          self.reg_weights)
-                return self.last[0] + self.lamb * self.last[1]
+                self.last = loss_and_grad(model, self.refs, xb, yb, feats0, cov0, sx0,
+                                          self.lamb, self.reg_weights)
+                mse = float(self.last[0])
+                return mse + self.lamb * float(self.last[1]) if self.lamb > 0 else mse
             obj = self.objective(xb, yb, feats0, cov0)
             obj.backward()
             return obj.detach()
@@ -239,5 +261,7 @@ class _Run:
             logs["objective"] = None
         elif objective < self.best_objective:
             self.best_objective = objective
-            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if self.buffers is None:
+                self.buffers = {k: v.clone() for k, v in model.named_buffers()}
+            self.best = (self.flat.clone(), self.buffers)
         return logs

@@ -155,7 +155,8 @@ def test_hand_written_gradient_matches_autograd(width, arity, lamb, mode):
     for p in params:
         p.grad = torch.zeros_like(p)
     feats0 = model.layers[0].features(x).detach()
-    mse, reg = loss_and_grad(model, plan(model), x, y, feats0, feature_cov(feats0), lamb, weights)
+    mse, reg = loss_and_grad(model, plan(model), x, y, feats0, feature_cov(feats0), x.std(0),
+                             lamb, weights)
     assert torch.allclose(mse + lamb * reg, ref_obj.detach(), rtol=1e-12, atol=1e-14)
     for p, r in zip(params, ref):
         assert torch.allclose(p.grad, r, rtol=1e-8, atol=1e-12)
@@ -186,11 +187,11 @@ def test_lbfgs_direction_is_the_inverse_hessian_approximation():
     for _ in range(7):  # the two oldest pairs are dropped again
         s = torch.randn(n, generator=gen, dtype=torch.float64)
         opt._add_pair(s, hess @ s, float(s.dot(hess @ s)))
-    assert len(opt.s) == 5 and len(opt.sy) == 5 and all(len(row) == 5 for row in opt.sy)
+    assert len(opt.pairs()) == 5
     g = torch.randn(n, generator=gen, dtype=torch.float64)
     # the BFGS inverse-Hessian update applied pair by pair (Nocedal & Wright, eq. 6.17)
     h = opt.h_diag * torch.eye(n, dtype=torch.float64)
-    for s, y in zip(opt.s, opt.y):
+    for s, y in opt.pairs():
         rho = 1.0 / float(y.dot(s))
         v = torch.eye(n, dtype=torch.float64) - rho * torch.outer(y, s)
         h = v.t() @ h @ v + rho * torch.outer(s, s)
@@ -236,3 +237,41 @@ def test_lbfgs_recovers_from_an_overflowing_trial_step():
     losses = [opt.step(closure) for _ in range(4)]
     assert all(torch.isfinite(torch.tensor(losses)))
     assert torch.isfinite(flat).all() and torch.allclose(flat, target, atol=1e-8)
+
+
+def test_lbfgs_follows_torch_lbfgs_step_for_step():
+    """Same rules as the L-BFGS pykan trains with (torch's, strong Wolfe): on Rosenbrock the
+    iterates agree to rounding, including line searches that bracket and zoom."""
+    from kansci._lbfgs import LBFGS
+
+    def rosen(v):
+        return ((1 - v[:-1]) ** 2).sum() + 100 * ((v[1:] - v[:-1] ** 2) ** 2).sum()
+
+    start = torch.tensor([-1.2, 1.0, -0.5, 0.8], dtype=torch.float64)
+    ref = start.clone().requires_grad_(True)
+    torch_opt = torch.optim.LBFGS([ref], lr=1, history_size=10, line_search_fn="strong_wolfe",
+                                  tolerance_grad=1e-32, tolerance_change=1e-32)
+
+    def torch_closure():
+        torch_opt.zero_grad()
+        loss = rosen(ref)
+        loss.backward()
+        return loss
+
+    flat, grad = start.clone(), torch.zeros(4, dtype=torch.float64)
+    ours = LBFGS(flat, grad, lr=1, tolerance_ys=1e-10)  # torch keeps pairs with y.s > 1e-10
+    evals = {"n": 0}
+
+    def closure():
+        evals["n"] += 1
+        v = flat.clone().requires_grad_(True)
+        loss = rosen(v)
+        grad.copy_(torch.autograd.grad(loss, v)[0])
+        return float(loss.detach())
+
+    for _ in range(3):
+        torch_opt.step(torch_closure)
+        ours.step(closure)
+        assert torch.allclose(flat, ref.detach(), rtol=0, atol=1e-9)
+    assert evals["n"] > 40  # several iterations per step, line searches included
+    assert float(rosen(flat)) < 1e-6
