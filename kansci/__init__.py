@@ -11,3 +11,14 @@ from ._hypothesis import detect_separability as detect_separability
 from ._hypothesis import plot_tree as plot_tree
 from ._hypothesis import test_general_separability as test_general_separability
 from ._hypothesis import test_symmetry as test_symmetry
+from ._formula import Formula as Formula
+from ._discover import Discovery as Discovery
+from ._discover import discover as discover
+
+
+def __getattr__(name):  # scikit-learn is needed only by the estimator
+    if name == "KANRegressor":
+        from ._estimator import KANRegressor
+
+        return KANRegressor
+    raise AttributeError(f"module 'kansci' has no attribute {name!r}")

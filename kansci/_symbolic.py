@@ -56,6 +56,12 @@ def suggest_symbolic(model, l: int, i: int, j: int, lib=None, topk: int = 5,
     if exclude_zero:
         names = [n for n in names if n != "0"]
     xs, ys = edge_data(model, l, i, j, x)
+    return rank_functions(xs, ys, names, weight_simple)[:topk]
+
+
+def rank_functions(xs, ys, names, weight_simple: float = 0.8) -> list[Suggestion]:
+    """Every library function in ``names`` fitted to the curve ys(xs) (both (n,)) as
+    c f(a x + b) + d, ranked best first."""
     out = []
     for name in names:
         fn = SYMBOLIC_LIB[name]
@@ -69,7 +75,7 @@ def suggest_symbolic(model, l: int, i: int, j: int, lib=None, topk: int = 5,
     # a degenerate fit (cos(a x) with tiny a standing in for a parabola, say) ranks after
     # every genuine one
     out.sort(key=lambda s: (s.degenerate, s.loss))
-    return out[:topk]
+    return out
 
 
 def auto_symbolic(model, lib=None, weight_simple: float = 0.8, r2_threshold: float = 0.0,

@@ -1,0 +1,59 @@
+"""The ``kansci`` command line: ``kansci discover data.csv --target y [--budget S] [--json]``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="kansci", description="Symbolic discovery with KANs.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("discover", help="find a closed-form formula for one column of a CSV file")
+    d.add_argument("csv", help="CSV file with a header row; every other column is an input")
+    d.add_argument("--target", required=True, help="name of the column to explain")
+    d.add_argument("--budget", type=float, default=60.0, help="seconds to spend (default 60)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--json", action="store_true", help="print the result as JSON")
+    return ap
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    import pandas as pd
+
+    from ._discover import discover
+
+    try:
+        frame = pd.read_csv(args.csv)
+    except (OSError, ValueError) as e:
+        print(f"kansci: cannot read {args.csv}: {e}", file=sys.stderr)
+        return 2
+    if args.target not in frame.columns:
+        print(f"kansci: no column {args.target!r} in {args.csv}; columns: "
+              f"{', '.join(map(str, frame.columns))}", file=sys.stderr)
+        return 2
+    X, y = frame.drop(columns=[args.target]), frame[args.target]
+    start = time.perf_counter()
+    try:
+        res = discover(X, y, seed=args.seed, budget_s=args.budget, progress=not args.json)
+    except (ValueError, TypeError) as e:
+        print(f"kansci: {e}", file=sys.stderr)
+        return 2
+    took = time.perf_counter() - start
+    if args.json:
+        out = {"target": args.target, "formula": str(res.formula), "latex": res.latex(),
+               "r2": res.r2, "variables": [str(v) for v in res.variables], "seconds": took,
+               "equations": [{"complexity": int(r.complexity), "loss": float(r.loss),
+                              "source": r.source, "formula": str(r.formula)}
+                             for r in res.equations.itertuples()]}
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"{args.target} = {res.formula}")
+        print(f"held-out R^2 = {res.r2:.10f}  ({took:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
