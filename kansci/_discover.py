@@ -61,8 +61,9 @@ class Discovery:
 
 
 def complexity(expr: sympy.Expr) -> int:
-    """Number of nodes of the expression tree."""
-    return sum(1 for _ in sympy.preorder_traversal(expr))
+    """Nodes of the expression tree, function applications (sin, exp, ...) counting 3."""
+    return sum(3 if isinstance(node, sympy.Function) else 1
+               for node in sympy.preorder_traversal(expr))
 
 
 def _check_xy(X, y, names):
@@ -118,6 +119,14 @@ class _Search:
                 err = self.nmse(refit)
                 if err <= max(best_err * _TOLERANCE, _EXACT):
                     best, best_err = refit, err
+        if complexity(best) <= _SIMPLIFY_MAX:  # e.g. tanh(atanh(u) + atanh(v)) -> (u + v)/(u v + 1)
+            other = sympy.expand_trig(best)
+            if complexity(other) <= _SIMPLIFY_MAX:
+                other = sympy.simplify(other)
+            if complexity(other) < complexity(best):
+                err = self.nmse(other)
+                if err <= max(best_err * _TOLERANCE, _EXACT):
+                    best, best_err = other, err
         self.rows.append({"complexity": complexity(best), "loss": best_err, "source": source,
                           "formula": best, "model": model})
 
@@ -157,30 +166,35 @@ def _term(xs: Tensor, curve: Tensor, symbol, weight_simple: float):
     return c * get_function(best.name).sympy_fn(a * symbol + b) + d
 
 
-def _train_once(width, x, t, seed, lamb=0.0, grid=5, fine=20, steps=50, arity=2, mask=None):
+def _train_once(width, x, t, seed, lamb=0.0, grid=5, fine=20, steps=50, arity=2, mask=None,
+                deadline=math.inf):
     """A KAN of ``width`` trained on (x, t): grid ``grid``, then refined to ``fine``.
-    ``mask`` (optional) fixes which first-layer edges exist."""
+    ``mask`` (optional) fixes which first-layer edges exist; training stops at ``deadline``
+    (time.monotonic())."""
     model = MultKAN(width, grid=grid, k=3, seed=seed, mult_arity=arity, dtype=torch.float64)
     if mask is not None:
         with torch.no_grad():
             model.layers[0].mask.copy_(mask)
     data = {"train_input": x, "train_label": t[:, None]}
-    model.fit(data, steps=steps, lamb=lamb, progress=False)
+    kw = dict(steps=steps, progress=False, callbacks=lambda *_: time.monotonic() > deadline)
+    model.fit(data, lamb=lamb, **kw)
     if lamb > 0:
         model = model.prune()
-        model.fit(data, steps=steps, progress=False)
+        model.fit(data, **kw)
     if fine > grid:
         model = model.refine(fine)
-        model.fit(data, steps=steps, progress=False)
+        model.fit(data, **kw)
     return model
 
 
-def _train(width, x, t, seed, tries: int = 3, **kw):
+def _train(width, x, t, seed, tries: int = 3, deadline=math.inf, **kw):
     """The best of up to ``tries`` seeds (training can stall in a poor minimum); stops at the
-    first that fits t (standardised) to MSE 1e-6."""
+    first that fits t (standardised) to MSE 1e-6, or when the deadline has passed."""
     best, best_err = None, math.inf
     for k in range(tries):
-        model = _train_once(width, x, t, seed + k, **kw)
+        if k > 0 and time.monotonic() > deadline:
+            break
+        model = _train_once(width, x, t, seed + k, deadline=deadline, **kw)
         with torch.no_grad():
             err = float(((model(x)[:, 0] - t) ** 2).mean())
         if err < best_err:
@@ -190,7 +204,7 @@ def _train(width, x, t, seed, tries: int = 3, **kw):
     return best
 
 
-def _separable(x, y, symbols, seed, mode: str):
+def _separable(x, y, symbols, seed, mode: str, deadline=math.inf):
     """Additive (y = sum g_i) or multiplicative (y = prod g_i) proposal from a [d, 1] KAN."""
     if mode == "mul":
         if (y == 0).any() or not (torch.sign(y) == torch.sign(y[0])).all():
@@ -199,7 +213,7 @@ def _separable(x, y, symbols, seed, mode: str):
     else:
         t = y
     mu, sd = float(t.mean()), float(t.std()) or 1.0
-    model = _train([x.shape[1], 1], x, (t - mu) / sd, seed)
+    model = _train([x.shape[1], 1], x, (t - mu) / sd, seed, deadline=deadline)
     expr = sympy.Integer(0) if mode == "add" else sympy.Float(float(torch.sign(y[0])))
     for i, s in enumerate(symbols):
         xs, curve = edge_data(model, 0, i, 0, x)
@@ -247,6 +261,9 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     x, y, names = _check_xy(X, y, names)
     symbols = [sympy.Symbol(n) for n in names]
     start = time.monotonic()
+    deadline = math.inf if budget_s is None else start + float(budget_s)
+    if budget_s is not None and not budget_s > 0:
+        raise ValueError(f"budget_s must be a positive number of seconds or None; got {budget_s!r}.")
     gen = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(x.shape[0], generator=gen)
     n_val = max(4, x.shape[0] // 5)
@@ -255,22 +272,23 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     d = x.shape[1]
     routes = [
         ("power law", lambda: ([_power_law(x[fit], y[fit], symbols)], None)),
-        ("additive", lambda: _wrap(_separable(x[fit], y[fit], symbols, seed, "add"))),
-        ("multiplicative", lambda: _wrap(_separable(x[fit], y[fit], symbols, seed, "mul"))),
+        ("additive", lambda: _wrap(_separable(x[fit], y[fit], symbols, seed, "add", deadline))),
+        ("multiplicative", lambda: _wrap(_separable(x[fit], y[fit], symbols, seed, "mul",
+                                                    deadline))),
         # y = prod g_i(x_i) with factors that may change sign: one multiplication node whose
         # i-th factor sees x_i alone
         ("product", lambda: _network(x[fit], y[fit], symbols, seed, [d, [0, 1], 1], 0.0, (0.8,),
-                                     arity=d, mask=torch.eye(d, dtype=torch.float64))
+                                     arity=d, mask=torch.eye(d, dtype=torch.float64), deadline=deadline)
          if d > 1 else ([], None)),
         ("outer function", lambda: _network(x[fit], y[fit], symbols, seed, [d, 1, 1], 0.0,
-                                            (0.8, 0.2))),
+                                            (0.8, 0.2), deadline=deadline)),
         ("general", lambda: _network(x[fit], y[fit], symbols, seed, [d, 2 * d + 1, 1], 1e-3,
-                                     (0.8, 0.2))),
+                                     (0.8, 0.2), deadline=deadline)),
     ]
     best_model = None
     bar = tqdm(routes, disable=not progress, desc="discover")
     for name, route in bar:
-        if budget_s is not None and time.monotonic() - start > budget_s:
+        if time.monotonic() > deadline:
             break
         bar.set_postfix_str(name, refresh=False)
         exprs, model = route()
