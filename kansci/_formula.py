@@ -124,7 +124,7 @@ def refit_constants(expr: sympy.Expr, variables, X: Tensor, y: Tensor,
 
     try:
         opt.step(closure)
-    except RuntimeError:  # a singular trial point: keep the starting constants
+    except (RuntimeError, IndexError, ValueError):  # a singular trial point: keep the start
         return expr, start
     theta = theta.detach()
     with torch.no_grad():
