@@ -13,8 +13,13 @@ import sympy
 import torch
 from torch import Tensor
 
+def _on_tensor(fn):
+    """fn applied to a tensor, or to a plain number made one (lambdify can pass either)."""
+    return lambda v: fn(v if isinstance(v, Tensor) else torch.tensor(float(v), dtype=torch.float64))
+
+
 _TORCH = {"sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp,
-          "log": torch.log, "sqrt": torch.sqrt, "Abs": torch.abs, "sign": torch.sign,
+          "log": torch.log, "sqrt": _on_tensor(torch.sqrt), "Abs": torch.abs, "sign": torch.sign,
           "tanh": torch.tanh, "sinh": torch.sinh, "cosh": torch.cosh, "asin": torch.arcsin,
           "acos": torch.arccos, "atan": torch.arctan, "atanh": torch.arctanh,
           "pi": math.pi, "E": math.e}
@@ -107,8 +112,11 @@ def refit_constants(expr: sympy.Expr, variables, X: Tensor, y: Tensor,
         return ((pred.expand(y.shape[0]) - y) ** 2).mean()
 
     theta = torch.tensor([float(f) for f in floats], dtype=torch.float64)
-    with torch.no_grad():
-        start = float(mse(theta))
+    try:
+        with torch.no_grad():
+            start = float(mse(theta))
+    except (TypeError, ValueError, RuntimeError):  # not evaluable on these data
+        return expr, math.inf
     if not floats or steps <= 0:
         return expr, start
     theta.requires_grad_(True)
