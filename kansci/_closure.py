@@ -26,7 +26,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ._layer import block_apply
+from ._layer import block_apply, centred_cov
 from ._spline import spline_features
 
 
@@ -37,11 +37,6 @@ def supports(model, loss_fn, reg_weights) -> bool:
     if any(layer.has_symbolic() for layer in model.layers):
         return False
     return all(len(set(a)) <= 1 for a in model.mult_arity)
-
-
-def _cov(ac: Tensor) -> Tensor:
-    """Per-input covariance (in, F, F) of centred features ac (batch, in, F)."""
-    return torch.bmm(ac.permute(1, 2, 0), ac.permute(1, 0, 2)).div_(max(ac.shape[0] - 1, 1))
 
 
 def _exclusive_prod(z: Tensor) -> Tensor:
@@ -197,7 +192,7 @@ def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0:
                 cov, ac, sx = cov0, None, sx0
             else:
                 ac = a - a.mean(0)
-                cov = _cov(ac)
+                cov = centred_cov(ac)
                 sx = xl.std(0) if batch > 1 else None
             den = (sx + 0.1).unsqueeze(1) if sx is not None else w.new_full((w.shape[0], 1), 0.1)
             r_l, grads = _reg_layer(w, cov, den, l1, ent, lamb, inner=l > 0 and sx is not None)

@@ -66,6 +66,22 @@ def complexity(expr: sympy.Expr) -> int:
                for node in sympy.preorder_traversal(expr))
 
 
+def _tidy(expr: sympy.Expr) -> sympy.Expr:
+    """sympy's simplify, for expressions small enough that it finishes quickly."""
+    return sympy.simplify(expr) if complexity(expr) <= _SIMPLIFY_MAX else expr
+
+
+def _close(err: float, best: float) -> bool:
+    """Whether a held-out error ``err`` is acceptable next to ``best`` (within the tolerance
+    factor, or exact)."""
+    return err <= max(best * _TOLERANCE, _EXACT)
+
+
+def _one_sign(t: Tensor) -> bool:
+    """Whether t has no zeros and a single sign (so log|t| exists and keeps the sign)."""
+    return not (t == 0).any() and bool((torch.sign(t) == torch.sign(t[0])).all())
+
+
 def _check_xy(X, y, names):
     x_t = as_tensor(X, "X", torch.float64, "cpu")
     y_t = as_tensor(y, "y", torch.float64, "cpu")
@@ -100,32 +116,28 @@ class _Search:
         except Exception:  # noqa: BLE001 - a formula that cannot be evaluated scores inf
             return math.inf
         err = float(((pred - self.y_val) ** 2).mean())
-        return err / self.var if self.var > 0 and math.isfinite(err) else (err if math.isfinite(err) else math.inf)
+        if not math.isfinite(err):
+            return math.inf
+        return err / self.var if self.var > 0 else err
 
     def add(self, expr, source: str, model=None) -> None:
         """Refit the constants of ``expr``, snap what can be snapped, and record it."""
         if expr is None or not isinstance(expr, sympy.Expr) or expr.has(sympy.zoo, sympy.nan):
             return
-        if complexity(expr) <= _SIMPLIFY_MAX:
-            expr = sympy.simplify(expr)
-        expr, _ = refit_constants(expr, self.symbols, self.x_fit, self.y_fit)
+        expr, _ = refit_constants(_tidy(expr), self.symbols, self.x_fit, self.y_fit)
         best, best_err = expr, self.nmse(expr)
         for tol in (1e-4, 1e-3):
             snapped = _snap(expr, tol)
             if snapped != expr:
-                if complexity(snapped) <= _SIMPLIFY_MAX:
-                    snapped = sympy.simplify(snapped)
-                refit, _ = refit_constants(snapped, self.symbols, self.x_fit, self.y_fit)
+                refit, _ = refit_constants(_tidy(snapped), self.symbols, self.x_fit, self.y_fit)
                 err = self.nmse(refit)
-                if err <= max(best_err * _TOLERANCE, _EXACT):
+                if _close(err, best_err):
                     best, best_err = refit, err
         if complexity(best) <= _SIMPLIFY_MAX:  # e.g. tanh(atanh(u) + atanh(v)) -> (u + v)/(u v + 1)
-            other = sympy.expand_trig(best)
-            if complexity(other) <= _SIMPLIFY_MAX:
-                other = sympy.simplify(other)
+            other = _tidy(sympy.expand_trig(best))
             if complexity(other) < complexity(best):
                 err = self.nmse(other)
-                if err <= max(best_err * _TOLERANCE, _EXACT):
+                if _close(err, best_err):
                     best, best_err = other, err
         self.rows.append({"complexity": complexity(best), "loss": best_err, "source": source,
                           "formula": best, "model": model})
@@ -137,17 +149,15 @@ class _Search:
         if not self.rows:
             return None
         top = min(r["loss"] for r in self.rows)
-        ok = [r for r in self.rows if r["loss"] <= max(top * _TOLERANCE, _EXACT)]
+        ok = [r for r in self.rows if _close(r["loss"], top)]
         return min(ok, key=lambda r: (r["complexity"], r["loss"]))
 
 
 def _power_law(x: Tensor, y: Tensor, symbols):
     """y = C prod x_i^p_i with p_i rounded to halves, if y and every x_i keep one sign."""
-    if (y == 0).any() or (x == 0).any():
+    if (x == 0).any() or not _one_sign(y):
         return None
     sy = torch.sign(y)
-    if not (sy == sy[0]).all():
-        return None
     a = torch.cat([torch.ones_like(y)[:, None], torch.log(x.abs())], 1)
     sol = torch.linalg.lstsq(a, torch.log(y.abs())[:, None]).solution[:, 0]
     expr = sympy.Float(float(sy[0]) * math.exp(float(sol[0])))
@@ -207,7 +217,7 @@ def _train(width, x, t, seed, tries: int = 3, deadline=math.inf, **kw):
 def _separable(x, y, symbols, seed, mode: str, deadline=math.inf):
     """Additive (y = sum g_i) or multiplicative (y = prod g_i) proposal from a [d, 1] KAN."""
     if mode == "mul":
-        if (y == 0).any() or not (torch.sign(y) == torch.sign(y[0])).all():
+        if not _one_sign(y):
             return None, None
         t = torch.log(y.abs())
     else:

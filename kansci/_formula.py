@@ -13,16 +13,17 @@ import sympy
 import torch
 from torch import Tensor
 
+
 def _on_tensor(fn):
     """fn applied to a tensor, or to a plain number made one (lambdify can pass either)."""
     return lambda v: fn(v if isinstance(v, Tensor) else torch.tensor(float(v), dtype=torch.float64))
 
 
-_TORCH = {"sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp,
-          "log": torch.log, "sqrt": _on_tensor(torch.sqrt), "Abs": torch.abs, "sign": torch.sign,
-          "tanh": torch.tanh, "sinh": torch.sinh, "cosh": torch.cosh, "asin": torch.arcsin,
-          "acos": torch.arccos, "atan": torch.arctan, "atanh": torch.arctanh,
-          "pi": math.pi, "E": math.e}
+_TORCH = {name: _on_tensor(fn) for name, fn in {
+    "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp, "log": torch.log,
+    "sqrt": torch.sqrt, "Abs": torch.abs, "sign": torch.sign, "tanh": torch.tanh,
+    "sinh": torch.sinh, "cosh": torch.cosh, "asin": torch.arcsin, "acos": torch.arccos,
+    "atan": torch.arctan, "atanh": torch.arctanh}.items()} | {"pi": math.pi, "E": math.e}
 
 
 def _numeric(expr: sympy.Expr) -> sympy.Expr:

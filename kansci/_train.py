@@ -226,8 +226,10 @@ class _Run:
             with torch.no_grad():
                 x0 = model._select_inputs(xb)
                 feats0 = model.layers[0].features(x0)
-                cov0 = feature_cov(feats0) if self.lamb > 0 else None
-                self.data_feats = (feats0, cov0, x0.std(0) if x0.shape[0] > 1 else None)
+                reg = self.lamb > 0
+                cov0 = feature_cov(feats0) if reg else None
+                sx0 = x0.std(0) if reg and x0.shape[0] > 1 else None
+                self.data_feats = (feats0, cov0, sx0)
             self.buffers = None
         feats0, cov0, sx0 = self.data_feats
 
