@@ -3,9 +3,14 @@
 Several routes propose formulas, cheapest first, each read off a trained KAN:
 
 * power law: log|y| linear in log|x_i| (exponents rounded to halves);
+* polynomial: y (or y^2, 1/y, 1/y^2, log|y|) as an exact sparse polynomial of degree <= 4;
 * additive:        y = sum_i g_i(x_i)           (a [d, 1] KAN, each edge snapped);
 * multiplicative:  y = prod_i g_i(x_i)          (a [d, 1] KAN on log|y|, exp of each edge snapped);
-* outer function:  y = F(sum_i g_i(x_i))        (a [d, 1, 1] KAN, auto_symbolic);
+* composition (one variable): y = c f(a h(x) + b) + d for every pair of library functions;
+* reduced: a surrogate KAN shows an unused variable, a two-variable symmetry (x_i - x_j,
+  x_i + x_j, x_i / x_j, x_i x_j) or an additive / multiplicative split into groups of variables
+  (``_reduce``); the smaller problems are solved by these same routes and put back together;
+* outer function:  y = F(sum_i g_i(x_i))        (a [d, 1, 1] KAN, auto_symbolic; also on log|y|);
 * general:         a [d, 2d+1, 1] KAN trained sparse, pruned, auto_symbolic.
 
 Every proposal gets its constants refitted to the training split (least squares), then
@@ -21,19 +26,22 @@ from dataclasses import dataclass, field
 
 import sympy
 import torch
-from torch import Tensor
 from tqdm.auto import tqdm
 
+from . import _reduce as reduce
+from . import _routes as routes
 from ._data import as_tensor
 from ._formula import Formula, refit_constants
 from ._model import MultKAN
-from ._symbolic import _snap, edge_data, rank_functions
-from ._symbolic_lib import SYMBOLIC_LIB, get_function
+from ._simplify import SIMPLIFY_MAX, SIMPLIFY_S, complexity, tidy, within
+from ._symbolic import _snap
 
 _EXACT = 1e-12  # held-out NMSE below which a formula counts as exact (ends the search)
+_SNAP_EXACT = 1e-9  # snapping constants (dropping tiny terms) may cost this much NMSE
 _TOLERANCE = 2.0  # a simpler formula may be this many times less accurate than the best
 _MAX_TRAIN = 3000  # samples used to train the networks (the rest only score)
-_SIMPLIFY_MAX = 60  # expression nodes above which sympy's simplify is not attempted (too slow)
+_MAX_DEPTH = 3  # reductions (``_reduce``) applied in a row at most
+_SHARE = 0.7  # of the time left, what separated parts may use together (the rest: other routes)
 
 
 @dataclass
@@ -60,26 +68,21 @@ class Discovery:
         return self.as_formula().torch()
 
 
-def complexity(expr: sympy.Expr) -> int:
-    """Nodes of the expression tree, function applications (sin, exp, ...) counting 3."""
-    return sum(3 if isinstance(node, sympy.Function) else 1
-               for node in sympy.preorder_traversal(expr))
-
-
-def _tidy(expr: sympy.Expr) -> sympy.Expr:
-    """sympy's simplify, for expressions small enough that it finishes quickly."""
-    return sympy.simplify(expr) if complexity(expr) <= _SIMPLIFY_MAX else expr
-
-
-def _close(err: float, best: float) -> bool:
+def _close(err: float, best: float, exact: float = _EXACT) -> bool:
     """Whether a held-out error ``err`` is acceptable next to ``best`` (within the tolerance
-    factor, or exact)."""
-    return err <= max(best * _TOLERANCE, _EXACT)
+    factor, or below ``exact``)."""
+    return err <= max(best * _TOLERANCE, exact)
 
 
-def _one_sign(t: Tensor) -> bool:
-    """Whether t has no zeros and a single sign (so log|t| exists and keeps the sign)."""
-    return not (t == 0).any() and bool((torch.sign(t) == torch.sign(t[0])).all())
+def _fold_numbers(expr: sympy.Expr) -> sympy.Expr:
+    """Every constant sub-expression other than a rational (log(11), 2 pi, ...) as one float,
+    so that sums of constants become one number that snapping can read."""
+    if expr.is_number and not expr.is_Rational:
+        value = complex(expr.evalf())
+        return sympy.Float(value.real) if value.imag == 0 else expr
+    if not expr.args:
+        return expr
+    return expr.func(*[_fold_numbers(a) for a in expr.args])
 
 
 def _check_xy(X, y, names):
@@ -104,8 +107,8 @@ def _check_xy(X, y, names):
 class _Search:
     """The candidates found so far, scored on the held-out split."""
 
-    def __init__(self, symbols, x_fit, y_fit, x_val, y_val):
-        self.symbols = symbols
+    def __init__(self, symbols, x_fit, y_fit, x_val, y_val, exact: float = _EXACT):
+        self.symbols, self.exact_level = symbols, exact
         self.x_fit, self.y_fit, self.x_val, self.y_val = x_fit, y_fit, x_val, y_val
         self.var = float(y_val.var()) if len(y_val) > 1 else 1.0
         self.rows: list[dict] = []
@@ -124,17 +127,14 @@ class _Search:
         """Refit the constants of ``expr``, snap what can be snapped, and record it."""
         if expr is None or not isinstance(expr, sympy.Expr) or expr.has(sympy.zoo, sympy.nan):
             return
-        expr, _ = refit_constants(_tidy(expr), self.symbols, self.x_fit, self.y_fit)
-        best, best_err = expr, self.nmse(expr)
-        for tol in (1e-4, 1e-3):
-            snapped = _snap(expr, tol)
-            if snapped != expr:
-                refit, _ = refit_constants(_tidy(snapped), self.symbols, self.x_fit, self.y_fit)
-                err = self.nmse(refit)
-                if _close(err, best_err):
-                    best, best_err = refit, err
-        if complexity(best) <= _SIMPLIFY_MAX:  # e.g. tanh(atanh(u) + atanh(v)) -> (u + v)/(u v + 1)
-            other = _tidy(sympy.expand_trig(best))
+        best, best_err = self._polish(tidy(expr))
+        if best.has(sympy.log):  # log(a x) -> log(a) + log(x): the constants can then combine
+            split = _fold_numbers(sympy.expand_log(best, force=True))
+            other, err = self._polish(tidy(split))
+            if _close(err, best_err, _SNAP_EXACT) and complexity(other) < complexity(best):
+                best, best_err = other, err
+        if complexity(best) <= SIMPLIFY_MAX:  # e.g. tanh(atanh(u) + atanh(v)) -> (u + v)/(u v + 1)
+            other = tidy(within(SIMPLIFY_S, lambda: sympy.expand_trig(best), best))
             if complexity(other) < complexity(best):
                 err = self.nmse(other)
                 if _close(err, best_err):
@@ -142,8 +142,22 @@ class _Search:
         self.rows.append({"complexity": complexity(best), "loss": best_err, "source": source,
                           "formula": best, "model": model})
 
+    def _polish(self, expr):
+        """``expr`` with its constants refitted, then snapped where that costs (almost) no
+        accuracy; and its held-out error."""
+        expr, _ = refit_constants(expr, self.symbols, self.x_fit, self.y_fit)
+        best, best_err = expr, self.nmse(expr)
+        for tol in (1e-4, 1e-3):
+            snapped = within(SIMPLIFY_S, lambda: _snap(expr, tol), expr)
+            if snapped != expr:
+                refit, _ = refit_constants(tidy(snapped), self.symbols, self.x_fit, self.y_fit)
+                err = self.nmse(refit)
+                if _close(err, best_err, _SNAP_EXACT):
+                    best, best_err = refit, err
+        return best, best_err
+
     def exact(self) -> bool:
-        return any(r["loss"] < _EXACT for r in self.rows)
+        return any(r["loss"] < self.exact_level for r in self.rows)
 
     def choice(self) -> dict | None:
         if not self.rows:
@@ -151,113 +165,6 @@ class _Search:
         top = min(r["loss"] for r in self.rows)
         ok = [r for r in self.rows if _close(r["loss"], top)]
         return min(ok, key=lambda r: (r["complexity"], r["loss"]))
-
-
-def _power_law(x: Tensor, y: Tensor, symbols):
-    """y = C prod x_i^p_i with p_i rounded to halves, if y and every x_i keep one sign."""
-    if (x == 0).any() or not _one_sign(y):
-        return None
-    sy = torch.sign(y)
-    a = torch.cat([torch.ones_like(y)[:, None], torch.log(x.abs())], 1)
-    sol = torch.linalg.lstsq(a, torch.log(y.abs())[:, None]).solution[:, 0]
-    expr = sympy.Float(float(sy[0]) * math.exp(float(sol[0])))
-    for s, p in zip(symbols, sol[1:].tolist()):
-        half = round(2 * p)
-        if half != 0:
-            expr = expr * s ** sympy.Rational(half, 2)
-    return expr
-
-
-def _term(xs: Tensor, curve: Tensor, symbol, weight_simple: float):
-    """The best library fit c f(a x + b) + d of one curve, as sympy."""
-    names = [n for n in SYMBOLIC_LIB if n != "0"]
-    best = rank_functions(xs, curve, names, weight_simple)[0]
-    a, b, c, d = (sympy.Float(v) for v in best.params)
-    return c * get_function(best.name).sympy_fn(a * symbol + b) + d
-
-
-def _train_once(width, x, t, seed, lamb=0.0, grid=5, fine=20, steps=50, arity=2, mask=None,
-                deadline=math.inf):
-    """A KAN of ``width`` trained on (x, t): grid ``grid``, then refined to ``fine``.
-    ``mask`` (optional) fixes which first-layer edges exist; training stops at ``deadline``
-    (time.monotonic())."""
-    model = MultKAN(width, grid=grid, k=3, seed=seed, mult_arity=arity, dtype=torch.float64)
-    if mask is not None:
-        with torch.no_grad():
-            model.layers[0].mask.copy_(mask)
-    data = {"train_input": x, "train_label": t[:, None]}
-    kw = dict(steps=steps, progress=False, callbacks=lambda *_: time.monotonic() > deadline)
-    model.fit(data, lamb=lamb, **kw)
-    if lamb > 0:
-        model = model.prune()
-        model.fit(data, **kw)
-    if fine > grid:
-        model = model.refine(fine)
-        model.fit(data, **kw)
-    return model
-
-
-def _train(width, x, t, seed, tries: int = 3, deadline=math.inf, **kw):
-    """The best of up to ``tries`` seeds (training can stall in a poor minimum); stops at the
-    first that fits t (standardised) to MSE 1e-6, or when the deadline has passed."""
-    best, best_err = None, math.inf
-    for k in range(tries):
-        if k > 0 and time.monotonic() > deadline:
-            break
-        model = _train_once(width, x, t, seed + k, deadline=deadline, **kw)
-        with torch.no_grad():
-            err = float(((model(x)[:, 0] - t) ** 2).mean())
-        if err < best_err:
-            best, best_err = model, err
-        if best_err < 1e-6:
-            break
-    return best
-
-
-def _separable(x, y, symbols, seed, mode: str, deadline=math.inf):
-    """Additive (y = sum g_i) or multiplicative (y = prod g_i) proposal from a [d, 1] KAN."""
-    if mode == "mul":
-        if not _one_sign(y):
-            return None, None
-        t = torch.log(y.abs())
-    else:
-        t = y
-    mu, sd = float(t.mean()), float(t.std()) or 1.0
-    model = _train([x.shape[1], 1], x, (t - mu) / sd, seed, deadline=deadline)
-    expr = sympy.Integer(0) if mode == "add" else sympy.Float(float(torch.sign(y[0])))
-    for i, s in enumerate(symbols):
-        xs, curve = edge_data(model, 0, i, 0, x)
-        curve = curve.double() * sd
-        if float(curve.std()) < 1e-6 * max(1.0, float(curve.abs().max())):
-            continue  # y does not depend on this variable
-        if mode == "add":
-            expr = expr + _term(xs, curve, s, 0.8)
-        else:
-            expr = expr * _term(xs, torch.exp(curve - curve.mean()), s, 0.8)
-    if mode == "add":
-        expr = expr + sympy.Float(mu)
-    return expr, model
-
-
-def _network(x, y, symbols, seed, width, lamb, weight_simple, **kw):
-    """Proposals read off a whole network (auto_symbolic, constants trained, formula), one
-    per ``weight_simple``."""
-    mu, sd = float(y.mean()), float(y.std()) or 1.0
-    t = (y - mu) / sd
-    model = _train(width, x, t, seed, lamb=lamb, **kw)
-    exprs = []
-    for w in weight_simple:
-        snapped = model.like()
-        snapped.load_state_dict(model.state_dict())
-        snapped.auto_symbolic(weight_simple=w, progress=False, x=x)
-        snapped.fit({"train_input": x, "train_label": t[:, None]}, steps=20, update_grid=False,
-                    progress=False)
-        try:
-            f = snapped.symbolic_formula(var=symbols, simplify=False, snap_tol=None)[0]
-        except ValueError:
-            continue
-        exprs.append(sd * f + mu)
-    return exprs, model
 
 
 def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
@@ -273,32 +180,55 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     symbols = [sympy.Symbol(n) for n in names]
     start = time.monotonic()
     if budget_s is not None and not budget_s > 0:
-        raise ValueError(f"budget_s must be a positive number of seconds or None; got {budget_s!r}.")
+        raise ValueError(f"budget_s must be a positive number of seconds or None; "
+                         f"got {budget_s!r}.")
     # training stops at 80% of the budget, leaving the rest to read and refit formulas
     deadline = math.inf if budget_s is None else start + 0.8 * float(budget_s)
+    search = _solve(x, y, symbols, seed, deadline, 0, progress)
+    pick = search.choice()
+    if pick is None:
+        formula, nmse, best_model = sympy.Float(float(search.y_fit.mean())), 1.0, None
+    else:
+        formula, nmse, best_model = pick["formula"], pick["loss"], pick["model"]
+    return Discovery(formula, 1.0 - nmse, best_model, _table(search.rows), symbols)
+
+
+def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
+           exact: float = _EXACT) -> _Search:
+    """Run the routes on (x, y) until one is exact (held-out NMSE below ``exact``) or the
+    deadline passes; ``depth`` counts the reductions that led to this problem."""
     gen = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(x.shape[0], generator=gen)
     n_val = max(4, x.shape[0] // 5)
     val, fit = order[:n_val], order[n_val:][:_MAX_TRAIN]
-    search = _Search(symbols, x[fit], y[fit], x[val], y[val])
+    search = _Search(symbols, x[fit], y[fit], x[val], y[val], exact)
+    xf, yf = x[fit], y[fit]
     d = x.shape[1]
-    routes = [
-        ("power law", lambda: ([_power_law(x[fit], y[fit], symbols)], None)),
-        ("additive", lambda: _wrap(_separable(x[fit], y[fit], symbols, seed, "add", deadline))),
-        ("multiplicative", lambda: _wrap(_separable(x[fit], y[fit], symbols, seed, "mul",
-                                                    deadline))),
+    net = lambda *args, **kw: routes.network(xf, yf, symbols, seed, *args,  # noqa: E731
+                                             deadline=deadline, **kw)
+    sep = lambda mode: routes.wrap(routes.separable(xf, yf, symbols, seed, mode,  # noqa: E731
+                                                    deadline))
+    steps = [
+        ("power law", lambda: ([routes.power_law(xf, yf, symbols)], None)),
+        ("polynomial", lambda: (routes.polynomial_of_target(xf, yf, symbols), None)),
+        ("additive", lambda: sep("add")),
+        ("multiplicative", lambda: sep("mul")),
+        ("composition", lambda: (routes.composition(xf, yf, symbols), None)),
+        ("reduced", lambda: _reduced(xf, yf, symbols, seed, deadline, depth)),
         # y = prod g_i(x_i) with factors that may change sign: one multiplication node whose
         # i-th factor sees x_i alone
-        ("product", lambda: _network(x[fit], y[fit], symbols, seed, [d, [0, 1], 1], 0.0, (0.8,),
-                                     arity=d, mask=torch.eye(d, dtype=torch.float64), deadline=deadline)
-         if d > 1 else ([], None)),
-        ("outer function", lambda: _network(x[fit], y[fit], symbols, seed, [d, 1, 1], 0.0,
-                                            (0.8, 0.2), deadline=deadline)),
-        ("general", lambda: _network(x[fit], y[fit], symbols, seed, [d, 2 * d + 1, 1], 1e-3,
-                                     (0.8, 0.2), deadline=deadline)),
+        ("product", lambda: net([d, [0, 1], 1], 0.0, (0.8,), arity=d,
+                                mask=torch.eye(d, dtype=torch.float64)) if d > 1 else ([], None)),
+        ("outer function", lambda: net([d, 1, 1], 0.0, (0.8, 0.2))),
+        # y = +-exp(F(sum g_i(x_i))): the outer function of log|y|
+        ("exp outer function", lambda: net([d, 1, 1], 0.0, (0.8,), log=True)
+         if d > 1 and routes.one_sign(yf) else ([], None)),
+        ("general", lambda: net([d, 2 * d + 1, 1], 1e-3, (0.8, 0.2))),
     ]
-    best_model = None
-    bar = tqdm(routes, disable=not progress, desc="discover")
+    if d <= 2:  # a small network is cheaper than a surrogate: try it first
+        names = [n for n, _ in steps]
+        steps.insert(names.index("reduced"), steps.pop(names.index("outer function")))
+    bar = tqdm(steps, disable=not progress, desc="discover")
     for name, route in bar:
         if time.monotonic() > deadline:
             break
@@ -309,17 +239,93 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
         if search.exact():
             break
     bar.close()
-    pick = search.choice()
-    if pick is None:
-        formula, nmse = sympy.Float(float(y[fit].mean())), 1.0
-    else:
-        formula, nmse, best_model = pick["formula"], pick["loss"], pick["model"]
-    return Discovery(formula, 1.0 - nmse, best_model, _table(search.rows), symbols)
+    return search
 
 
-def _wrap(pair):
-    expr, model = pair
-    return [expr], model
+def _reduced(x, y, symbols, seed, deadline, depth):
+    """Proposals from smaller problems (``_reduce``): a surrogate KAN is trained on (x, y);
+    if it shows an unused variable or a two-variable symmetry, the problem with one variable
+    less (same targets) is solved; else if it is additively or multiplicatively separable,
+    each group is solved on the surrogate's values and the parts are combined."""
+    d = x.shape[1]
+    if d < 2 or depth >= _MAX_DEPTH:
+        return [], None
+    mu, sd = float(y.mean()), float(y.std()) or 1.0
+    n_fit = max(2, int(0.8 * x.shape[0]))
+    model = routes.train([d, 2 * d + 1, 1], x[:n_fit], ((y - mu) / sd)[:n_fit], seed, tries=1,
+                         fine=10, deadline=deadline)
+
+    def f(z):
+        return model(z)[:, 0] * sd + mu
+
+    with torch.no_grad():
+        err = float((f(x[n_fit:]) - y[n_fit:]).square().mean().sqrt()) / sd
+    # what counts as zero, relative to the effect size (calibrated on surrogates whose
+    # held-out error is 0.03% to 3%; the statistics are medians over samples)
+    g = reduce.gradient(f, x)
+
+    def sub(xs, ys, syms, share=0.85, exact=_EXACT):
+        """The choice for a smaller problem, given ``share`` of the time left."""
+        now = time.monotonic()
+        return _solve(xs, ys, syms, seed, now + share * (deadline - now), depth + 1,
+                      exact=exact).choice()
+
+    drop = reduce.unused(g, x, 3e-3)
+    if 0 < len(drop) < d:
+        keep = [i for i in range(d) if i not in drop]
+        pick = sub(x[:, keep], y, [symbols[i] for i in keep])
+        return ([pick["formula"]] if pick else []), model
+    # a symmetry's score is about the squared relative error of the surrogate's gradient,
+    # a few times its value error
+    sym = reduce.symmetries(g, x, min(max(36 * err ** 2, 1e-3), 0.03))
+    if sym:
+        s = sym[0]
+        u = sympy.Dummy("u")
+        keep = [i for i in range(d) if i not in (s.i, s.j)]
+        xs = torch.cat([x[:, keep], reduce.combine(s.kind, x[:, s.i], x[:, s.j])[:, None]], 1)
+        pick = sub(xs, y, [symbols[i] for i in keep] + [u])
+        if pick is None:
+            return [], model
+        new = reduce.combine(s.kind, symbols[s.i], symbols[s.j])
+        return [pick["formula"].xreplace({u: new})], model
+    # additive or multiplicative, whichever splits more cleanly (ties: additive)
+    thr = min(max(3 * err, 0.01), 0.03)
+    splits = {m: reduce.split_with_margin(f, x, thr, m, seed=seed) for m in ("add", "mul")}
+    mode = min(splits, key=lambda m: (splits[m][1], m != "add"))
+    groups = splits[mode][0]
+    if len(groups) == 1:
+        return [], model
+    with torch.no_grad():
+        fx = f(x)
+    log = mode == "mul" and routes.one_sign(fx)
+    if mode == "add" or log:  # additive (in log|f| for a product of one sign): parts up to
+        # constants, averaged over 16 anchors (less noise)
+        anchors = x[torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:16]]
+    else:  # a product that changes sign: one anchor where f is large (no factor near zero)
+        anchors = x[fx.abs().argsort()[int(0.9 * (x.shape[0] - 1))]][None]
+    h = (lambda z: torch.log(f(z).abs())) if log else f
+    # the surrogate's error in h (in log|f|: relative to |f|)
+    h_err = 3 * err * sd / (float(fx.abs().median()) if log else 1.0)
+    with torch.no_grad():
+        h0 = float(reduce.anchored(h, anchors[:1], [], anchors).mean())
+    parts = []
+    for k, G in enumerate(groups):
+        t = reduce.anchored(h, x, G, anchors)
+        # targets come from the surrogate: a part is as exact as the surrogate's error
+        # (relative to the part's own spread) allows; time is shared by number of variables
+        noise = min(h_err ** 2 / max(float(t.var()), 1e-300), 0.05)
+        pick = sub(x[:, G], t, [symbols[i] for i in G],
+                   _SHARE * len(G) / sum(len(g) for g in groups[k:]), exact=noise + _EXACT)
+        if pick is None:
+            return [], model
+        parts.append(pick["formula"])
+    m = len(parts) - 1
+    if mode == "add":
+        return [sympy.Add(*parts) - m * sympy.Float(h0)], model
+    if log:
+        sign = float(torch.sign(fx[0]))
+        return [sign * sympy.exp(sympy.Add(*parts) - m * sympy.Float(h0))], model
+    return [sympy.Mul(*parts) / sympy.Float(h0) ** m], model
 
 
 def _table(rows):

@@ -105,12 +105,17 @@ def refit_constants(expr: sympy.Expr, variables, X: Tensor, y: Tensor,
     X, y = X.double(), y.double().reshape(-1)
     params = [sympy.Symbol(f"_c{k}") for k in range(len(floats))]
     template = expr.xreplace(dict(zip(floats, params)))
-    fn = sympy.lambdify(list(variables) + params, _numeric(template), modules=[_TORCH])
+    try:
+        fn = sympy.lambdify(list(variables) + params, _numeric(template), modules=[_TORCH])
+    except RecursionError:  # nested too deeply for sympy's printer
+        return expr, math.inf
     cols = X.unbind(1)
 
     def mse(theta: Tensor) -> Tensor:
-        pred = torch.as_tensor(fn(*cols, *theta.unbind(0)), dtype=torch.float64)
-        return ((pred.expand(y.shape[0]) - y) ** 2).mean()
+        pred = torch.as_tensor(fn(*cols, *theta.unbind(0)))
+        if pred.is_complex():  # e.g. a negative base to a fractional power: not a real formula
+            return torch.tensor(math.inf, dtype=torch.float64)
+        return ((pred.to(torch.float64).expand(y.shape[0]) - y) ** 2).mean()
 
     theta = torch.tensor([float(f) for f in floats], dtype=torch.float64)
     try:

@@ -46,6 +46,29 @@ def test_discover_finds_a_product_whose_factors_change_sign():
     assert _equal(res.formula, u * v)
 
 
+def test_discover_reduces_a_problem_no_single_network_route_solves():
+    # x0 x1 + sin(x2): not additive in the variables, not a product, not one outer function
+    # of a sum; the surrogate shows that x0, x1 enter only as x0 x1, and the problem in
+    # (x2, x0 x1) is additive
+    X, y = _data(lambda x: x[:, 0] * x[:, 1] + torch.sin(2 * x[:, 2]), 3, n=1000)
+    res = ks.discover(X, y, names=["a", "b", "c"], progress=False)
+    a, b, c = sympy.symbols("a b c")
+    assert _equal(res.formula, a * b + sympy.sin(2 * c))
+    chosen = res.equations[res.equations["formula"] == res.formula]
+    assert "reduced" in set(chosen["source"])
+
+
+def test_simplify_is_stopped_after_its_time_limit():
+    from kansci._simplify import tidy
+
+    x = sympy.Symbol("x")
+    assert tidy(sympy.sin(x) ** 2 + sympy.cos(x) ** 2, seconds=30) == 1
+    # sympy needs far more than 10 ms for this one: the expression comes back as it is
+    slow = 0.8 + 1.4 * sympy.exp(-(0.03 * (0.01 - 7.99 * x) ** 2 + 42.9 * sympy.cos(0.3 * x - 1e-4)
+                                   - 41.9) ** 2) * sympy.cos(2 * x) * sympy.exp(sympy.sin(x))
+    assert tidy(slow, seconds=0.01) is slow
+
+
 def test_discover_is_deterministic_for_a_seed():
     X, y = _data(lambda x: torch.exp(x[:, 0]) + x[:, 1] ** 2, 2)
     a = ks.discover(X, y, seed=3, progress=False)

@@ -78,3 +78,21 @@ def test_suggest_symbolic_ranks_the_true_function_first():
     assert not model.layers[0].mask.any() and model.layers[0].sym_mask.all()
     a, b, c, d = model.layers[0].sym_affine[0, 0].tolist()
     assert math.isclose(abs(a), 2.0, rel_tol=1e-2) and math.isclose(abs(c), 0.8, rel_tol=1e-2)
+
+
+@pytest.mark.parametrize("name, params", [("sin", (2.345, 0.4321, 1.7, -0.3)),
+                                          ("tanh", (3.1415, 0.271, -1.2, 0.5))])
+def test_fit_affine_refines_below_the_grid_spacing(name, params):
+    from kansci import SYMBOLIC_LIB
+    from kansci._symbolic_fit import fit_affine
+
+    fn = SYMBOLIC_LIB[name].torch_fn
+    x = torch.linspace(-1, 1, 200, dtype=torch.float64)
+    a, b, c, d = params
+    y = c * fn(a * x + b) + d
+    coarse, r2_coarse = fit_affine(x, y, fn, steps=0)  # the grid alone: about 1e-3 apart
+    fit, r2 = fit_affine(x, y, fn)
+    pred = lambda p: p[2] * fn(p[0] * x + p[1]) + p[3]  # noqa: E731
+    assert float((pred(coarse) - y).abs().max()) > 1e-5
+    assert float((pred(fit) - y).abs().max()) < 1e-9
+    assert r2_coarse <= r2 <= 1.0

@@ -1,0 +1,184 @@
+"""Making a regression problem smaller before fitting it (the AI Feynman recipe, with a KAN as
+the stand-in for the unknown function).
+
+A surrogate ``f`` (a callable on (N, d) float64 tensors, returning (N,)) trained on the data
+is evaluated where the data has no samples and differentiated. Three reductions are tested:
+
+* unused variable: df/dx_i = 0 everywhere -> x_i is dropped;
+* two-variable symmetry: f depends on (x_i, x_j) only through x_i - x_j, x_i + x_j, x_i / x_j
+  or x_i x_j, i.e. the partial derivatives obey a fixed linear relation
+  (d_i f + d_j f = 0, d_i f - d_j f = 0, x_i d_i f + x_j d_j f = 0, x_i d_i f - x_j d_j f = 0)
+  -> the pair becomes one new variable; the targets stay the measured ones;
+* separability: f = g(x_A) + h(x_B) when the mixed difference
+  f(a_i, a_j) + f(b_i, b_j) - f(a_i, b_j) - f(b_i, a_j) vanishes for every i in A, j in B
+  (the other variables held fixed); f = g(x_A) h(x_B) when f(a_i, a_j) f(b_i, b_j) -
+  f(a_i, b_j) f(b_i, a_j) does. Each group becomes a sub-problem whose targets are the
+  surrogate's values with the other variables held at an anchor sample.
+
+Every test is relative: a statistic counts as zero when it is below ``threshold`` (set from the
+surrogate's own held-out error by the caller).
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Callable, NamedTuple
+
+import torch
+from torch import Tensor
+
+Surrogate = Callable[[Tensor], Tensor]
+
+# (name, relation between the partial derivatives that vanishes, new variable)
+SYMMETRIES = ("minus", "plus", "ratio", "product")
+
+
+class Symmetry(NamedTuple):
+    i: int
+    j: int
+    kind: str  # one of SYMMETRIES
+    score: float  # relative residual of the derivative relation (0 = exact)
+
+
+def gradient(f: Surrogate, x: Tensor) -> Tensor:
+    """df/dx at samples x (N, d) -> (N, d)."""
+    x = x.detach().clone().requires_grad_()
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(f(x).sum(), x)
+    return g.detach()
+
+
+def unused(g: Tensor, x: Tensor, threshold: float) -> list[int]:
+    """Variables whose effect on f, rms(df/dx_i) std(x_i), is below ``threshold`` times the
+    largest one. g (N, d) gradients at samples x (N, d)."""
+    effect = g.square().mean(0).sqrt() * x.std(0)
+    top = float(effect.max())
+    return [i for i, e in enumerate(effect.tolist()) if top > 0 and e < threshold * top]
+
+
+def _relation(kind: str, gi: Tensor, gj: Tensor, xi: Tensor, xj: Tensor) -> tuple[Tensor, Tensor]:
+    """The two terms whose sum vanishes under the symmetry ``kind``."""
+    if kind == "minus":
+        return gi, gj
+    if kind == "plus":
+        return gi, -gj
+    if kind == "ratio":
+        return xi * gi, xj * gj
+    return xi * gi, -(xj * gj)  # product
+
+
+def symmetries(g: Tensor, x: Tensor, threshold: float) -> list[Symmetry]:
+    """Two-variable symmetries of f, best first. g (N, d) gradients at samples x (N, d).
+
+    A ratio needs x_j of one sign (x_i / x_j must exist); pairs in which f ignores either
+    variable are skipped (``unused`` handles those)."""
+    found = []
+    one_sign = [(bool((c > 0).all()) or bool((c < 0).all())) for c in x.t()]
+    for i, j in itertools.combinations(range(x.shape[1]), 2):
+        for kind in SYMMETRIES:
+            if kind == "ratio" and not one_sign[j]:
+                continue
+            a, b = _relation(kind, g[:, i], g[:, j], x[:, i], x[:, j])
+            size = a.square() + b.square()
+            ok = size > 1e-12 * float(size.max())
+            if not bool(ok.any()):
+                continue
+            # per sample, then the median: a few samples near a kink (where the surrogate's
+            # derivatives are poor) do not decide
+            score = float(((a + b).square()[ok] / size[ok]).median())
+            if score < threshold:
+                found.append(Symmetry(i, j, kind, score))
+    return sorted(found, key=lambda s: s.score)
+
+
+def combine(kind: str, xi, xj):
+    """The new variable of a symmetry (works on tensors and sympy expressions)."""
+    return {"minus": lambda: xi - xj, "plus": lambda: xi + xj, "ratio": lambda: xi / xj,
+            "product": lambda: xi * xj}[kind]()
+
+
+def _groups(d: int, coupled) -> list[list[int]]:
+    """Connected components of the variables under the ``coupled`` pairs."""
+    parent = list(range(d))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, j in coupled:
+        parent[root(i)] = root(j)
+    out: dict[int, list[int]] = {}
+    for i in range(d):
+        out.setdefault(root(i), []).append(i)
+    return sorted(out.values())
+
+
+def separation(f: Surrogate, x: Tensor, threshold: float, mode: str, n: int = 256,
+               seed: int = 0) -> list[list[int]]:
+    """Groups of variables that interact under ``mode`` ("add" or "mul"); one group means f is
+    not separable that way. x (N, d) samples the domain; the test points mix coordinates of
+    random samples, so they stay inside the box the data spans."""
+    return split_with_margin(f, x, threshold, mode, n, seed)[0]
+
+
+def split_with_margin(f: Surrogate, x: Tensor, threshold: float, mode: str, n: int = 256,
+                      seed: int = 0) -> tuple[list[list[int]], float]:
+    """``separation``'s groups and how clean the split is: the largest statistic taken as zero
+    over the smallest one taken as a coupling (0: perfectly clean; 1 when nothing splits)."""
+    d = x.shape[1]
+    gen = torch.Generator().manual_seed(int(seed))
+    pick = lambda: x[torch.randint(x.shape[0], (n,), generator=gen)]  # noqa: E731
+    base, a, b = pick(), pick(), pick()
+    pairs = list(itertools.combinations(range(d), 2))
+    points = []
+    for i, j in pairs:
+        for ui, uj in ((a, a), (b, b), (a, b), (b, a)):
+            p = base.clone()
+            p[:, i], p[:, j] = ui[:, i], uj[:, j]
+            points.append(p)
+    with torch.no_grad():
+        v = f(torch.cat(points)).view(len(pairs), 4, n)
+    if mode == "mul" and (bool((v > 0).all()) or bool((v < 0).all())):
+        v, mode = v.abs().log(), "add"  # scale-free: a product is a sum of logs
+    f11, f22, f12, f21 = v.unbind(1)
+    if mode == "add":
+        stat = (f11 + f22 - f12 - f21).abs().median(1).values / (v.std() + 1e-300)
+    else:  # f changes sign: no log; offsets are small next to the spread
+        stat = (f11 * f22 - f12 * f21).abs().median(1).values / (v.square().mean() + 1e-300)
+    stats = stat.tolist()
+    cut = _cut(stats, threshold)
+    zero = [s for s in stats if s <= cut]
+    coupled = [s for s in stats if not s <= cut]
+    groups = _groups(d, [p for p, s in zip(pairs, stats) if not s <= cut])
+    if len(groups) == 1:
+        return groups, 1.0
+    return groups, (max(zero) / min(coupled) if coupled else 0.0)
+
+
+def _cut(stats: list[float], threshold: float, cap: float = 0.1, ratio: float = 4.0) -> float:
+    """The largest statistic that still counts as zero: ``threshold``, or, when the sorted
+    statistics jump by ``ratio`` or more from a value below ``cap``, the value before the
+    first such jump (a cluster of noise-level pairs well apart from the coupled ones)."""
+    ordered = sorted(s for s in stats if s == s)
+    for low, high in zip(ordered, ordered[1:]):
+        if low >= cap:
+            break
+        if high <= threshold:  # both already count as zero
+            continue
+        if high >= ratio * max(low, 1e-300):
+            return max(threshold, low)
+    return threshold
+
+
+def anchored(f: Surrogate, x: Tensor, group: list[int], anchors: Tensor) -> Tensor:
+    """The surrogate along ``group``, averaged over anchors: mean_k f(x with every other
+    variable set to anchors[k]). x (N, d), anchors (K, d) -> (N,). For an additive (or, with
+    one anchor, multiplicative) split this is the group's part up to a constant (factor);
+    averaging over anchors averages the surrogate's errors down."""
+    out = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+    for anchor in anchors:
+        p = anchor.expand(x.shape[0], -1).clone()
+        p[:, group] = x[:, group]
+        with torch.no_grad():
+            out += f(p)
+    return out / anchors.shape[0]

@@ -1,0 +1,221 @@
+"""The routes of ``discover``: each trains a small KAN of one shape (or none) on (x, y) and
+reads formulas off it. x (n, d) and y (n,) are float64; formulas are sympy over ``symbols``.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import sympy
+import torch
+from torch import Tensor
+
+from ._model import MultKAN
+from ._symbolic import edge_data, rank_functions
+from ._symbolic_lib import SYMBOLIC_LIB, get_function
+
+
+def one_sign(t: Tensor) -> bool:
+    """Whether t has no zeros and a single sign (so log|t| exists and keeps the sign)."""
+    return not (t == 0).any() and bool((torch.sign(t) == torch.sign(t[0])).all())
+
+
+def power_law(x: Tensor, y: Tensor, symbols):
+    """y = C prod x_i^p_i with p_i rounded to halves, if y and every x_i keep one sign."""
+    if (x == 0).any() or not one_sign(y):
+        return None
+    sy = torch.sign(y)
+    a = torch.cat([torch.ones_like(y)[:, None], torch.log(x.abs())], 1)
+    sol = torch.linalg.lstsq(a, torch.log(y.abs())[:, None]).solution[:, 0]
+    expr = sympy.Float(float(sy[0]) * math.exp(float(sol[0])))
+    for s, p in zip(symbols, sol[1:].tolist()):
+        half = round(2 * p)
+        if half != 0:
+            expr = expr * s ** sympy.Rational(half, 2)
+    return expr
+
+
+def _term(xs: Tensor, curve: Tensor, symbol, weight_simple: float):
+    """The best library fit c f(a x + b) + d of one curve, as sympy."""
+    names = [n for n in SYMBOLIC_LIB if n != "0"]
+    best = rank_functions(xs, curve, names, weight_simple)[0]
+    a, b, c, d = (sympy.Float(v) for v in best.params)
+    return c * get_function(best.name).sympy_fn(a * symbol + b) + d
+
+
+def train_once(width, x, t, seed, lamb=0.0, grid=5, fine=20, steps=50, arity=2, mask=None,
+                deadline=math.inf):
+    """A KAN of ``width`` trained on (x, t): grid ``grid``, then refined to ``fine``.
+    ``mask`` (optional) fixes which first-layer edges exist; training stops at ``deadline``
+    (time.monotonic())."""
+    model = MultKAN(width, grid=grid, k=3, seed=seed, mult_arity=arity, dtype=torch.float64)
+    if mask is not None:
+        with torch.no_grad():
+            model.layers[0].mask.copy_(mask)
+    data = {"train_input": x, "train_label": t[:, None]}
+    kw = dict(steps=steps, progress=False, callbacks=lambda *_: time.monotonic() > deadline)
+    model.fit(data, lamb=lamb, **kw)
+    if lamb > 0:
+        model = model.prune()
+        model.fit(data, **kw)
+    if fine > grid:
+        model = model.refine(fine)
+        model.fit(data, **kw)
+    return model
+
+
+def train(width, x, t, seed, tries: int = 3, deadline=math.inf, **kw):
+    """The best of up to ``tries`` seeds (training can stall in a poor minimum); stops at the
+    first that fits t (standardised) to MSE 1e-6, or when the deadline has passed."""
+    best, best_err = None, math.inf
+    for k in range(tries):
+        if k > 0 and time.monotonic() > deadline:
+            break
+        model = train_once(width, x, t, seed + k, deadline=deadline, **kw)
+        with torch.no_grad():
+            err = float(((model(x)[:, 0] - t) ** 2).mean())
+        if err < best_err:
+            best, best_err = model, err
+        if best_err < 1e-6:
+            break
+    return best
+
+
+def separable(x, y, symbols, seed, mode: str, deadline=math.inf):
+    """Additive (y = sum g_i) or multiplicative (y = prod g_i) proposal from a [d, 1] KAN."""
+    if mode == "mul":
+        if not one_sign(y):
+            return None, None
+        t = torch.log(y.abs())
+    else:
+        t = y
+    mu, sd = float(t.mean()), float(t.std()) or 1.0
+    model = train([x.shape[1], 1], x, (t - mu) / sd, seed, deadline=deadline)
+    expr = sympy.Integer(0) if mode == "add" else sympy.Float(float(torch.sign(y[0])))
+    for i, s in enumerate(symbols):
+        xs, curve = edge_data(model, 0, i, 0, x)
+        curve = curve.double() * sd
+        if float(curve.std()) < 1e-6 * max(1.0, float(curve.abs().max())):
+            continue  # y does not depend on this variable
+        if mode == "add":
+            expr = expr + _term(xs, curve, s, 0.8)
+        else:
+            expr = expr * _term(xs, torch.exp(curve - curve.mean()), s, 0.8)
+    if mode == "add":
+        expr = expr + sympy.Float(mu)
+    return expr, model
+
+
+def network(x, y, symbols, seed, width, lamb, weight_simple, log=False, **kw):
+    """Proposals read off a whole network (auto_symbolic, constants trained, formula), one
+    per ``weight_simple``; with ``log`` the network fits log|y| (y of one sign) and the
+    proposals are sign(y) exp(formula)."""
+    target = torch.log(y.abs()) if log else y
+    mu, sd = float(target.mean()), float(target.std()) or 1.0
+    t = (target - mu) / sd
+    model = train(width, x, t, seed, lamb=lamb, **kw)
+    exprs = []
+    for w in weight_simple:
+        snapped = model.like()
+        snapped.load_state_dict(model.state_dict())
+        snapped.auto_symbolic(weight_simple=w, progress=False, x=x)
+        snapped.fit({"train_input": x, "train_label": t[:, None]}, steps=20, update_grid=False,
+                    progress=False)
+        try:
+            f = snapped.symbolic_formula(var=symbols, simplify=False, snap_tol=None)[0]
+        except ValueError:
+            continue
+        e = sd * f + mu
+        exprs.append(float(torch.sign(y[0])) * sympy.exp(e) if log else e)
+    return exprs, model
+
+
+def wrap(pair):
+    expr, model = pair
+    return [expr], model
+
+
+def polynomial_of_target(x: Tensor, y: Tensor, symbols):
+    """y, or for y of one sign y^2, 1/y, 1/y^2 or log|y|, as an exact sparse polynomial
+    (``polynomial``), returned as a formula for y: e.g. sqrt(x1^2 + x2^2), 1/sqrt(1 - v^2)."""
+    out = []
+    transforms = [(y, lambda p: p)]
+    if one_sign(y):
+        s = float(torch.sign(y[0]))
+        transforms += [(y ** 2, lambda p: s * sympy.sqrt(p)), (1 / y, lambda p: 1 / p),
+                       (y ** -2, lambda p: s / sympy.sqrt(p)),
+                       (torch.log(y.abs()), lambda p: s * sympy.exp(p))]
+    for target, back in transforms:
+        p = polynomial(x, target, symbols)
+        if p is not None:
+            out.append(back(p))
+    return out
+
+
+def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float = 1e-10):
+    """y as a sparse polynomial in the variables, when it is one: least squares on every
+    monomial up to the highest degree (at most 4) that keeps ``max_terms`` monomials, then
+    monomials with negligible effect are dropped and the rest refitted (sequential
+    thresholding). None unless the fit is exact to ``exact`` (relative mean squared error)."""
+    n, d = x.shape
+    degree = 4
+    while degree > 1 and math.comb(d + degree, degree) > max_terms:
+        degree -= 1
+    powers = [p for k in range(degree + 1)
+              for p in itertools.combinations_with_replacement(range(d), k)]
+    columns = torch.stack([x[:, list(p)].prod(1) if p else torch.ones(n, dtype=x.dtype)
+                           for p in powers], 1)  # (n, terms)
+    if columns.shape[1] >= n:
+        return None
+    scale = columns.abs().amax(0).clamp_min(1e-300)
+    a = columns / scale
+    var = float(y.var()) or 1.0
+    keep = torch.arange(len(powers))
+    for _ in range(5):
+        sol = torch.linalg.lstsq(a[:, keep], y[:, None]).solution[:, 0]
+        effect = sol.abs() * a[:, keep].square().mean(0).sqrt()
+        small = effect < 1e-7 * math.sqrt(var)
+        if not bool(small.any()):
+            break
+        keep, sol = keep[~small], sol[~small]
+        if len(keep) == 0:
+            return None
+    sol = torch.linalg.lstsq(a[:, keep], y[:, None]).solution[:, 0]
+    err = float((a[:, keep] @ sol - y).square().mean()) / var
+    if not err < exact:
+        return None
+    coef = sol / scale[keep]
+    return sympy.Add(*[sympy.Float(float(c)) * sympy.Mul(*[symbols[i] for i in powers[k]])
+                       for c, k in zip(coef.tolist(), keep.tolist())])
+
+
+def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: int = 3,
+                samples: int = 200):
+    """One variable: y = c f(a h(x) + b) + d for library functions f and h, the best ``top``
+    pairs (e.g. 1/sqrt(1 - v^2): h = x^2, f = 1/sqrt). Fitted on ``samples`` evenly spaced
+    points of the sorted data; the caller refits the constants on all of it."""
+    if x.shape[1] != 1:
+        return []
+    order = x[:, 0].argsort()
+    pick = order[torch.linspace(0, len(order) - 1, min(samples, len(order))).long()]
+    v, t = x[pick, 0], y[pick]
+    outer = [n for n in SYMBOLIC_LIB if n != "0"]
+    found = []
+    for inner in outer:
+        if inner == "x":
+            continue
+        h = SYMBOLIC_LIB[inner]
+        hv = h.torch_fn(v)
+        if not bool(torch.isfinite(hv).all()) or float(hv.std()) < 1e-8 * (1 + float(hv.abs().max())):
+            continue
+        s = rank_functions(hv, t, outer, weight_simple)[0]
+        if s.r2 > 1 - 1e-6:
+            found.append((s.loss + weight_simple * h.complexity, inner, s))
+    found.sort(key=lambda f: f[0])
+    exprs = []
+    for _, inner, s in found[:top]:
+        a, b, c, d = (sympy.Float(p) for p in s.params)
+        hx = get_function(inner).sympy_fn(symbols[0])
+        exprs.append(c * get_function(s.name).sympy_fn(a * hx + b) + d)
+    return exprs

@@ -1,0 +1,79 @@
+"""Simplifying formulas within a time limit, and their complexity.
+
+sympy's ``simplify`` can take minutes on a 30-node expression with nested exp and cos, so
+``tidy`` stops it after a few seconds (a real-time timer signal, where there is one).
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+import sympy
+
+SIMPLIFY_MAX = 60  # expression nodes above which sympy's simplify is not attempted
+SIMPLIFY_S = 2.0  # seconds one simplify may take
+
+
+def complexity(expr: sympy.Expr) -> int:
+    """Nodes of the expression tree, function applications (sin, exp, ...) counting 3."""
+    return sum(3 if isinstance(node, sympy.Function) else 1
+               for node in sympy.preorder_traversal(expr))
+
+
+def tidy(expr: sympy.Expr, seconds: float = SIMPLIFY_S) -> sympy.Expr:
+    """sympy's simplify, for expressions small enough, given at most ``seconds`` (simplify
+    can take minutes on a 30-node expression with nested exp and cos); the expression as it
+    is when that is not possible."""
+    size = complexity(expr)
+    if size > SIMPLIFY_MAX:
+        return expr
+    try:
+        with _time_limit(seconds):
+            return sympy.simplify(expr)
+    except _OutOfTime:
+        return expr
+    except _NoTimer:  # no way to stop it: only expressions that simplify quickly
+        return sympy.simplify(expr) if size <= 15 else expr
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+class _NoTimer(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raise _OutOfTime in the block after ``seconds`` (a real-time timer signal; only in the
+    main thread of a platform that has one, and only if no other timer is running; otherwise
+    _NoTimer is raised before the block runs)."""
+    usable = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+              and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
+    if not usable:
+        raise _NoTimer
+
+    def expire(signum, frame):
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def within(seconds: float, fn, default):
+    """fn() if it finishes within ``seconds``, else ``default`` (unbounded where no timer can
+    be set, e.g. outside the main thread)."""
+    try:
+        with _time_limit(seconds):
+            return fn()
+    except _OutOfTime:
+        return default
+    except _NoTimer:
+        return fn()

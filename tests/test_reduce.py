@@ -1,0 +1,81 @@
+"""Reductions of a regression problem (kansci._reduce), tested on exact functions."""
+import sympy
+import torch
+
+from kansci import _reduce as reduce
+
+
+def _samples(d, lo=-1.0, hi=1.0, n=500, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return lo + (hi - lo) * torch.rand(n, d, generator=gen, dtype=torch.float64)
+
+
+def test_gradient_matches_the_analytic_one():
+    x = _samples(2)
+    g = reduce.gradient(lambda z: torch.sin(z[:, 0]) * z[:, 1], x)
+    want = torch.stack([torch.cos(x[:, 0]) * x[:, 1], torch.sin(x[:, 0])], 1)
+    assert torch.allclose(g, want, atol=1e-12)
+
+
+def test_unused_finds_the_variable_f_ignores():
+    x = _samples(4)
+    f = lambda z: z[:, 0] ** 2 + 0.3 * z[:, 1] + 0.1 * z[:, 2] ** 3  # noqa: E731
+    assert reduce.unused(reduce.gradient(f, x), x, 3e-3) == [3]
+
+
+def _best_symmetry(f, x):
+    found = reduce.symmetries(reduce.gradient(f, x), x, 1e-6)
+    return (found[0].i, found[0].j, found[0].kind) if found else None
+
+
+def test_symmetries_of_each_kind():
+    x = _samples(3)
+    dist = lambda z: torch.sqrt((z[:, 0] - z[:, 1]) ** 2 + z[:, 2] ** 2)  # noqa: E731
+    assert _best_symmetry(dist, x) == (0, 1, "minus")
+    assert _best_symmetry(lambda z: torch.sin(z[:, 0] + z[:, 2]) * z[:, 1], x) == (0, 2, "plus")
+    assert _best_symmetry(lambda z: torch.sin(z[:, 1] * z[:, 2]) + z[:, 0], x) == (1, 2, "product")
+    pos = _samples(3, 0.5, 2.0)
+    assert _best_symmetry(lambda z: torch.exp(z[:, 0] / z[:, 2]) + z[:, 1], pos) == (0, 2, "ratio")
+
+
+def test_no_symmetry_when_there_is_none():
+    x = _samples(2)
+    assert _best_symmetry(lambda z: z[:, 0] + z[:, 1] ** 2, x) is None
+    # a ratio needs a denominator of one sign: x_j crossing zero is never proposed
+    found = reduce.symmetries(reduce.gradient(lambda z: z[:, 0] / (z[:, 1] + 3), x), x, 1.0)
+    assert all(s.kind != "ratio" for s in found)
+
+
+def test_combine_on_tensors_and_symbols():
+    a, b = sympy.symbols("a b")
+    assert reduce.combine("ratio", a, b) == a / b
+    assert reduce.combine("minus", a, b) == a - b
+    t = torch.tensor([3.0])
+    assert float(reduce.combine("product", t, t)) == 9.0
+    assert float(reduce.combine("plus", t, t)) == 6.0
+
+
+def test_additive_separation_groups():
+    x = _samples(3)
+    f = lambda z: z[:, 0] * z[:, 1] + torch.sin(z[:, 2])  # noqa: E731
+    assert reduce.separation(f, x, 1e-6, "add") == [[0, 1], [2]]
+    assert reduce.separation(f, x, 1e-6, "mul") == [[0, 1, 2]]
+
+
+def test_multiplicative_separation_with_and_without_sign_changes():
+    x = _samples(4)
+    signed = lambda z: (z[:, 0] + z[:, 1]) * (z[:, 2] + z[:, 3])  # noqa: E731
+    assert reduce.separation(signed, x, 1e-6, "mul") == [[0, 1], [2, 3]]
+    def positive(z):
+        return torch.exp(z[:, 0] * z[:, 1]) * (z[:, 2] + 2) * (z[:, 3] ** 2 + 1)
+
+    assert reduce.separation(positive, x, 1e-6, "mul") == [[0, 1], [2], [3]]
+    assert reduce.separation(positive, x, 1e-6, "add") == [[0, 1, 2, 3]]
+
+
+def test_anchored_part_of_an_additive_function():
+    x = _samples(2)
+    anchors = _samples(2, n=8, seed=1)
+    f = lambda z: torch.sin(z[:, 0]) + z[:, 1] ** 2  # noqa: E731
+    part = reduce.anchored(f, x, [0], anchors)
+    assert torch.allclose(part, torch.sin(x[:, 0]) + (anchors[:, 1] ** 2).mean(), atol=1e-12)
