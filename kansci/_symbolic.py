@@ -94,19 +94,29 @@ def auto_symbolic(model, lib=None, weight_simple: float = 0.8, r2_threshold: flo
     return snapped
 
 
+# constants a snapped number may be a rational multiple p/q of, with the largest |p| allowed
+# (None: any). 1/pi and 1/sqrt(2 pi) give the 1/(4 pi) of Coulomb's law and the normal
+# density's factor; only small multiples of them, or they would stand in for other numbers
+# (63/8 / sqrt(2 pi) is pi to 4e-5).
+_SNAP_TO = ((sympy.Integer(1), None), (sympy.pi, None), (sympy.E, None), (1 / sympy.pi, 2),
+            (1 / sympy.sqrt(2 * sympy.pi), 1))
+
+
 def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12):
     """A sympy number for ``value``: the closest of the small rationals p/q (q <= max_den) and
-    their multiples of pi and e, when it lies within ``tol`` (relative to max(1, |value|));
-    else the Float."""
+    their multiples of pi and e (and small multiples of 1/pi and 1/sqrt(2 pi)), when it lies
+    within ``tol`` (relative to max(1, |value|)); else the Float."""
     if not math.isfinite(value):
         return sympy.Float(value)
     if abs(value) < tol:
         return sympy.Integer(0)
     best, best_err = None, tol * max(1.0, abs(value))
-    for const, sym in ((1.0, sympy.Integer(1)), (math.pi, sympy.pi), (math.e, sympy.E)):
+    for sym, max_num in _SNAP_TO:
+        const = float(sym)
         frac = Fraction(value / const).limit_denominator(max_den)
         err = abs(float(frac) * const - value)
-        if frac != 0 and err <= best_err:
+        small = max_num is None or abs(frac.numerator) <= max_num
+        if frac != 0 and small and err < best_err:
             best, best_err = sympy.Rational(frac.numerator, frac.denominator) * sym, err
     return best if best is not None else sympy.Float(value)
 

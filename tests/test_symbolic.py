@@ -54,7 +54,8 @@ def test_formula_requires_every_active_edge_snapped_and_names_inputs():
 
 @pytest.mark.parametrize("value,expected", [
     (3.14159265358, sympy.pi), (0.50000001, sympy.Rational(1, 2)), (-1.5707963, -sympy.pi / 2),
-    (2.718281828, sympy.E), (1e-9, sympy.Integer(0)), (10.37375, None), (0.0092924, None)])
+    (2.718281828, sympy.E), (1e-9, sympy.Integer(0)), (10.37375, None), (0.0092924, None),
+    (0.0795774715, 1 / (4 * sympy.pi)), (0.3989422804, 1 / sympy.sqrt(2 * sympy.pi))])
 def test_snap_constant(value, expected):
     got = snap_constant(value)
     if expected is None:
