@@ -17,7 +17,7 @@ import sympy
 import torch
 from tqdm.auto import tqdm
 
-from ._symbolic_fit import fit_affine
+from ._symbolic_fit import fit_affine_many
 from ._symbolic_lib import SYMBOLIC_LIB, get_function
 
 
@@ -63,9 +63,9 @@ def rank_functions(xs, ys, names, weight_simple: float = 0.8) -> list[Suggestion
     """Every library function in ``names`` fitted to the curve ys(xs) (both (n,)) as
     c f(a x + b) + d, ranked best first."""
     out = []
-    for name in names:
+    fits = fit_affine_many(xs, ys, [SYMBOLIC_LIB[name].torch_fn for name in names])
+    for name, (params, r2) in zip(names, fits):
         fn = SYMBOLIC_LIB[name]
-        params, r2 = fit_affine(xs, ys, fn.torch_fn)
         r2_loss = math.log2(1 + 1e-5 - min(r2, 1.0))
         loss = weight_simple * fn.complexity + (1 - weight_simple) * r2_loss
         z = fn.torch_fn(params[0] * xs.double() + params[1])
