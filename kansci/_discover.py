@@ -107,8 +107,9 @@ def _check_xy(X, y, names):
 class _Search:
     """The candidates found so far, scored on the held-out split."""
 
-    def __init__(self, symbols, x_fit, y_fit, x_val, y_val, exact: float = _EXACT):
-        self.symbols, self.exact_level = symbols, exact
+    def __init__(self, symbols, x_fit, y_fit, x_val, y_val, exact: float = _EXACT,
+                 end: float = math.inf):
+        self.symbols, self.exact_level, self.end = symbols, exact, end
         self.x_fit, self.y_fit, self.x_val, self.y_val = x_fit, y_fit, x_val, y_val
         self.var = float(y_val.var()) if len(y_val) > 1 else 1.0
         self.rows: list[dict] = []
@@ -126,6 +127,10 @@ class _Search:
     def add(self, expr, source: str, model=None) -> None:
         """Refit the constants of ``expr``, snap what can be snapped, and record it."""
         if expr is None or not isinstance(expr, sympy.Expr) or expr.has(sympy.zoo, sympy.nan):
+            return
+        if time.monotonic() > self.end:  # the budget is spent: record it as it is
+            self.rows.append({"complexity": complexity(expr), "loss": self.nmse(expr),
+                              "source": source, "formula": expr, "model": model})
             return
         best, best_err = self._polish(tidy(expr))
         if best.has(sympy.log):  # log(a x) -> log(a) + log(x): the constants can then combine
@@ -174,8 +179,9 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     X (n, d) and y (n,) as arrays, tensors or pandas objects (DataFrame columns name the
     variables, else ``names``, else x_1 .. x_d). 20% of the samples (chosen with ``seed``)
     are held out to score the candidates. ``budget_s`` bounds the time spent: training stops
-    at 80% of it and no route starts after that; reading off and refitting the formulas
-    found so far takes the rest (it can overrun a little)."""
+    at 80% of it and no route starts after that; reading off, refitting and snapping the
+    formulas found takes the rest, and a formula read off after the whole budget is kept as
+    it is (no refit, no snapping), so the call ends soon after ``budget_s``."""
     x, y, names = _check_xy(X, y, names)
     symbols = [sympy.Symbol(n) for n in names]
     start = time.monotonic()
@@ -184,7 +190,8 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
                          f"got {budget_s!r}.")
     # training stops at 80% of the budget, leaving the rest to read and refit formulas
     deadline = math.inf if budget_s is None else start + 0.8 * float(budget_s)
-    search = _solve(x, y, symbols, seed, deadline, 0, progress)
+    end = math.inf if budget_s is None else start + float(budget_s)
+    search = _solve(x, y, symbols, seed, deadline, 0, progress, end=end)
     pick = search.choice()
     if pick is None:
         formula, nmse, best_model = sympy.Float(float(search.y_fit.mean())), 1.0, None
@@ -194,14 +201,14 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
 
 
 def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
-           exact: float = _EXACT) -> _Search:
+           exact: float = _EXACT, end: float = math.inf) -> _Search:
     """Run the routes on (x, y) until one is exact (held-out NMSE below ``exact``) or the
     deadline passes; ``depth`` counts the reductions that led to this problem."""
     gen = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(x.shape[0], generator=gen)
     n_val = max(4, x.shape[0] // 5)
     val, fit = order[:n_val], order[n_val:][:_MAX_TRAIN]
-    search = _Search(symbols, x[fit], y[fit], x[val], y[val], exact)
+    search = _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
     xf, yf = x[fit], y[fit]
     d = x.shape[1]
     net = lambda *args, **kw: routes.network(xf, yf, symbols, seed, *args,  # noqa: E731
@@ -214,7 +221,7 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         ("additive", lambda: sep("add")),
         ("multiplicative", lambda: sep("mul")),
         ("composition", lambda: (routes.composition(xf, yf, symbols), None)),
-        ("reduced", lambda: _reduced(xf, yf, symbols, seed, deadline, depth)),
+        ("reduced", lambda: _reduced(xf, yf, symbols, seed, deadline, depth, end)),
         # y = prod g_i(x_i) with factors that may change sign: one multiplication node whose
         # i-th factor sees x_i alone
         ("product", lambda: net([d, [0, 1], 1], 0.0, (0.8,), arity=d,
@@ -242,7 +249,7 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
     return search
 
 
-def _reduced(x, y, symbols, seed, deadline, depth):
+def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):
     """Proposals from smaller problems (``_reduce``): a surrogate KAN is trained on (x, y);
     if it shows an unused variable or a two-variable symmetry, the problem with one variable
     less (same targets) is solved; else if it is additively or multiplicatively separable,
@@ -267,7 +274,7 @@ def _reduced(x, y, symbols, seed, deadline, depth):
     def sub(xs, ys, syms, share=0.85, exact=_EXACT):
         """The choice for a smaller problem, given ``share`` of the time left."""
         now = time.monotonic()
-        return _solve(xs, ys, syms, seed, now + share * (deadline - now), depth + 1,
+        return _solve(xs, ys, syms, seed, now + share * (deadline - now), depth + 1, end=end,
                       exact=exact).choice()
 
     drop = reduce.unused(g, x, 3e-3)

@@ -97,3 +97,19 @@ def test_fit_affine_refines_below_the_grid_spacing(name, params):
     assert float((pred(coarse) - y).abs().max()) > 1e-5
     assert float((pred(fit) - y).abs().max()) < 1e-9
     assert r2_coarse <= r2 <= 1.0
+
+
+def test_fit_affine_many_fits_each_function_as_fit_affine_does():
+    from kansci import SYMBOLIC_LIB
+    from kansci._symbolic_fit import fit_affine, fit_affine_many
+
+    x = torch.linspace(-1, 1, 150, dtype=torch.float64)
+    y = 0.8 * torch.sin(2 * x) + 0.1
+    names = ["sin", "x^2", "exp", "tanh", "1/x"]
+    together = fit_affine_many(x, y, [SYMBOLIC_LIB[n].torch_fn for n in names])
+    for name, (params, r2) in zip(names, together):
+        alone, r2_alone = fit_affine(x, y, SYMBOLIC_LIB[name].torch_fn)
+        assert r2 == pytest.approx(r2_alone, abs=1e-9) and params == pytest.approx(alone, abs=1e-6)
+        assert r2 <= 1.0
+    assert together[0][1] > 1 - 1e-12  # sin is exact
+    assert max(r2 for _, r2 in together[1:]) < together[0][1]
