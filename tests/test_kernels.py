@@ -33,10 +33,11 @@ def _layer(n_in, n_out, grid, k, seed=0):
 @needs_interpreter
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
 def test_forward_kernel_matches_the_layer_on_non_uniform_grids(k):
-    from kansci.kernels.spline_forward import spline_layer_forward
+    from kansci.kernels.spline_layer import spline_layer_forward
 
     layer, gen = _layer(3, 20, grid=6, k=k)
-    assert not torch.allclose(layer.grid[0, 1:] - layer.grid[0, :-1], layer.grid[0, 1] - layer.grid[0, 0])
+    steps = layer.grid[0, 1:] - layer.grid[0, :-1]
+    assert not torch.allclose(steps, steps[0].expand_as(steps))  # the grid is not uniform
     x = torch.rand(37, 3, generator=gen) * 2.4 - 1.2  # some samples outside the grid too
     with torch.no_grad():
         want = layer.double()(x.double())[0]  # the PyTorch path in float64
@@ -50,7 +51,7 @@ def test_forward_kernel_matches_the_layer_on_non_uniform_grids(k):
 
 @needs_interpreter
 def test_forward_kernel_refuses_mismatched_shapes():
-    from kansci.kernels.spline_forward import spline_layer_forward
+    from kansci.kernels.spline_layer import spline_layer_forward
 
     layer, _ = _layer(2, 4, grid=5, k=3)
     table = basis_table(layer.grid, 3, local=False)
@@ -59,3 +60,43 @@ def test_forward_kernel_refuses_mismatched_shapes():
     with pytest.raises(ValueError, match="dense table"):
         spline_layer_forward(torch.zeros(5, 2), layer.grid, basis_table(layer.grid, 3, local=True),
                              layer.weight())
+
+
+@needs_interpreter
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_backward_kernels_match_autograd_of_the_layer(k):
+    from kansci.kernels.spline_layer import spline_layer_backward
+
+    layer, gen = _layer(3, 20, grid=6, k=k)
+    layer.double()
+    x = (torch.rand(45, 3, generator=gen, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
+    dy = torch.randn(45, 20, generator=gen, dtype=torch.float64)
+    w = layer.weight().detach().requires_grad_()
+    feats = layer.features(x)
+    y = feats.reshape(45, -1) @ w.reshape(-1, 20)
+    want_dx, want_dw = torch.autograd.grad(y, (x, w), dy)
+    layer.float()
+    dx, dw = spline_layer_backward(x.detach().float(), layer.grid,
+                                   basis_table(layer.grid, k, local=False),
+                                   layer.weight().detach(), dy.float())
+    assert dx.shape == x.shape and dw.shape == w.shape
+    for got, want in ((dx, want_dx), (dw, want_dw)):
+        assert float((got.double() - want).abs().max()) < 1e-5 * float(want.abs().max())
+
+
+@needs_interpreter
+def test_kernel_layer_gives_every_parameter_gradient_of_the_pytorch_layer():
+    from kansci.kernels.spline_layer import SplineLayer
+
+    layer, gen = _layer(4, 18, grid=5, k=3)
+    x = (torch.rand(33, 4, generator=gen) * 2 - 1).requires_grad_()
+    dy = torch.randn(33, 18, generator=gen)
+    params = (layer.coef, layer.scale_base, layer.scale_sp)
+    want = torch.autograd.grad(layer(x)[0], (x, *params), dy)
+    table = basis_table(layer.grid, 3, local=False)
+    y = SplineLayer.apply(x, *params, layer.mask, layer.grid, table)
+    assert torch.allclose(y, layer(x)[0], atol=1e-5, rtol=1e-5)
+    got = torch.autograd.grad(y, (x, *params), dy)
+    for g, w in zip(got, want):
+        assert torch.allclose(g, w, atol=1e-4, rtol=1e-4)
+    assert float(got[1][0, 0].abs().max()) == 0.0  # the pruned edge (mask 0) gets no gradient
