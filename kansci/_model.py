@@ -51,8 +51,9 @@ class MultKAN(nn.Module):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")
         if backend == "triton":
-            raise NotImplementedError("backend='triton' needs kansci.kernels, which this build "
-                                      "does not ship yet; use backend='torch' or 'auto'.")
+            raise NotImplementedError("backend='triton' is not wired into MultKAN yet (the layer "
+                                      "kernels are in kansci.kernels.spline_layer); use "
+                                      "backend='torch' or 'auto'.")
         if not 0.0 <= grid_eps <= 1.0:
             raise ValueError(f"grid_eps must be in [0, 1]; got {grid_eps}.")
         if len(grid_range) != 2 or not grid_range[0] < grid_range[1]:
