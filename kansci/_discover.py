@@ -129,8 +129,7 @@ class _Search:
         if expr is None or not isinstance(expr, sympy.Expr) or expr.has(sympy.zoo, sympy.nan):
             return
         if time.monotonic() > self.end:  # the budget is spent: record it as it is
-            self.rows.append({"complexity": complexity(expr), "loss": self.nmse(expr),
-                              "source": source, "formula": expr, "model": model})
+            self._record(expr, self.nmse(expr), source, model)
             return
         best, best_err = self._polish(tidy(expr))
         if best.has(sympy.log):  # log(a x) -> log(a) + log(x): the constants can then combine
@@ -144,8 +143,11 @@ class _Search:
                 err = self.nmse(other)
                 if _close(err, best_err):
                     best, best_err = other, err
-        self.rows.append({"complexity": complexity(best), "loss": best_err, "source": source,
-                          "formula": best, "model": model})
+        self._record(best, best_err, source, model)
+
+    def _record(self, formula, loss: float, source: str, model) -> None:
+        self.rows.append({"complexity": complexity(formula), "loss": loss, "source": source,
+                          "formula": formula, "model": model})
 
     def _polish(self, expr):
         """``expr`` with its constants refitted, then snapped where that costs (almost) no
@@ -267,8 +269,6 @@ def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):
 
     with torch.no_grad():
         err = float((f(x[n_fit:]) - y[n_fit:]).square().mean().sqrt()) / sd
-    # what counts as zero, relative to the effect size (calibrated on surrogates whose
-    # held-out error is 0.03% to 3%; the statistics are medians over samples)
     g = reduce.gradient(f, x)
 
     def sub(xs, ys, syms, share=0.85, exact=_EXACT):
@@ -282,8 +282,9 @@ def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):
         keep = [i for i in range(d) if i not in drop]
         pick = sub(x[:, keep], y, [symbols[i] for i in keep])
         return ([pick["formula"]] if pick else []), model
-    # a symmetry's score is about the squared relative error of the surrogate's gradient,
-    # a few times its value error
+    # what counts as zero is set from the surrogate's held-out error (calibrated on
+    # surrogates at 0.03% to 3%; the statistics are medians over samples). A symmetry's
+    # score is about the squared relative error of the gradient, a few times the value error
     sym = reduce.symmetries(g, x, min(max(36 * err ** 2, 1e-3), 0.03))
     if sym:
         s = sym[0]
@@ -314,7 +315,7 @@ def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):
     # the surrogate's error in h (in log|f|: relative to |f|)
     h_err = 3 * err * sd / (float(fx.abs().median()) if log else 1.0)
     with torch.no_grad():
-        h0 = float(reduce.anchored(h, anchors[:1], [], anchors).mean())
+        h0 = float(h(anchors).mean())  # each part carries the other parts at the anchors
     parts = []
     for k, G in enumerate(groups):
         t = reduce.anchored(h, x, G, anchors)
@@ -322,7 +323,8 @@ def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):
         # (relative to the part's own spread) allows; time is shared by number of variables
         noise = min(h_err ** 2 / max(float(t.var()), 1e-300), 0.05)
         pick = sub(x[:, G], t, [symbols[i] for i in G],
-                   _SHARE * len(G) / sum(len(g) for g in groups[k:]), exact=noise + _EXACT)
+                   _SHARE * len(G) / sum(len(rest) for rest in groups[k:]),
+                   exact=noise + _EXACT)
         if pick is None:
             return [], model
         parts.append(pick["formula"])

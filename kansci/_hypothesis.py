@@ -28,7 +28,8 @@ def _prepare(f, x) -> tuple:
         raise TypeError(f"f must be a callable or a MultKAN; got {type(f).__name__}.")
     x = torch.as_tensor(x)
     if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"x must be a (samples, variables) array with >= 2 samples; got {tuple(x.shape)}.")
+        raise ValueError("x must be a (samples, variables) array with >= 2 samples; "
+                         f"got {tuple(x.shape)}.")
     if not torch.isfinite(x).all():
         raise ValueError("x contains NaN or inf.")
     # a model runs in its own dtype; plain callables get float64 (second derivatives)
@@ -69,6 +70,13 @@ def detect_separability(f, x, mode: str = "add", threshold: float = 1e-2) -> lis
     f = sum of functions of the groups; "mul": a product)."""
     s = interaction_matrix(f, x, mode)
     d = s.shape[0]
+    return connected_groups(d, [(i, j) for i, j in itertools.combinations(range(d), 2)
+                                if s[i, j] > threshold])
+
+
+def connected_groups(d: int, coupled) -> list[list[int]]:
+    """The variables 0 .. d-1 grouped into connected components of the ``coupled`` pairs,
+    each group sorted, the groups sorted."""
     parent = list(range(d))
 
     def root(i):
@@ -76,9 +84,8 @@ def detect_separability(f, x, mode: str = "add", threshold: float = 1e-2) -> lis
             i = parent[i]
         return i
 
-    for i, j in itertools.combinations(range(d), 2):
-        if s[i, j] > threshold:
-            parent[root(i)] = root(j)
+    for i, j in coupled:
+        parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
     for i in range(d):
         groups.setdefault(root(i), []).append(i)
@@ -120,7 +127,8 @@ def test_general_separability(f, x, group, threshold: float = 1e-3) -> bool:
     """Whether f = F(g(x_group), h(x_rest)) for some functions F, g, h."""
     x_t, _ = _prepare(f, x)
     rest = [i for i in range(x_t.shape[1]) if i not in set(int(i) for i in group)]
-    return test_symmetry(f, x, group, threshold=threshold) and test_symmetry(f, x, rest, threshold=threshold)
+    return (test_symmetry(f, x, group, threshold=threshold)
+            and test_symmetry(f, x, rest, threshold=threshold))
 
 
 def plot_tree(f, x, in_vars=None, threshold: float = 1e-3):

@@ -26,6 +26,8 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
+from ._hypothesis import connected_groups
+
 Surrogate = Callable[[Tensor], Tensor]
 
 # (name, relation between the partial derivatives that vanishes, new variable)
@@ -96,23 +98,6 @@ def combine(kind: str, xi, xj):
             "product": lambda: xi * xj}[kind]()
 
 
-def _groups(d: int, coupled) -> list[list[int]]:
-    """Connected components of the variables under the ``coupled`` pairs."""
-    parent = list(range(d))
-
-    def root(i):
-        while parent[i] != i:
-            i = parent[i]
-        return i
-
-    for i, j in coupled:
-        parent[root(i)] = root(j)
-    out: dict[int, list[int]] = {}
-    for i in range(d):
-        out.setdefault(root(i), []).append(i)
-    return sorted(out.values())
-
-
 def separation(f: Surrogate, x: Tensor, threshold: float, mode: str, n: int = 256,
                seed: int = 0) -> list[list[int]]:
     """Groups of variables that interact under ``mode`` ("add" or "mul"); one group means f is
@@ -148,11 +133,11 @@ def split_with_margin(f: Surrogate, x: Tensor, threshold: float, mode: str, n: i
     stats = stat.tolist()
     cut = _cut(stats, threshold)
     zero = [s for s in stats if s <= cut]
-    coupled = [s for s in stats if not s <= cut]
-    groups = _groups(d, [p for p, s in zip(pairs, stats) if not s <= cut])
+    coupled = [(p, s) for p, s in zip(pairs, stats) if not s <= cut]
+    groups = connected_groups(d, [p for p, _ in coupled])
     if len(groups) == 1:
         return groups, 1.0
-    return groups, (max(zero) / min(coupled) if coupled else 0.0)
+    return groups, (max(zero) / min(s for _, s in coupled) if coupled else 0.0)
 
 
 def _cut(stats: list[float], threshold: float, cap: float = 0.1, ratio: float = 4.0) -> float:

@@ -178,10 +178,11 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
         small = effect < 1e-7 * math.sqrt(var)
         if not bool(small.any()):
             break
-        keep, sol = keep[~small], sol[~small]
+        keep = keep[~small]
         if len(keep) == 0:
             return None
-    sol = torch.linalg.lstsq(a[:, keep], y[:, None]).solution[:, 0]
+    else:  # still dropping after five rounds: solve on what is left
+        sol = torch.linalg.lstsq(a[:, keep], y[:, None]).solution[:, 0]
     err = float((a[:, keep] @ sol - y).square().mean()) / var
     if not err < exact:
         return None
@@ -207,7 +208,8 @@ def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: 
             continue
         h = SYMBOLIC_LIB[inner]
         hv = h.torch_fn(v)
-        if not bool(torch.isfinite(hv).all()) or float(hv.std()) < 1e-8 * (1 + float(hv.abs().max())):
+        flat = float(hv.std()) < 1e-8 * (1 + float(hv.abs().max()))
+        if not bool(torch.isfinite(hv).all()) or flat:
             continue
         s = rank_functions(hv, t, outer, weight_simple)[0]
         if s.r2 > 1 - 1e-6:

@@ -28,13 +28,9 @@ def tidy(expr: sympy.Expr, seconds: float = SIMPLIFY_S) -> sympy.Expr:
     size = complexity(expr)
     if size > SIMPLIFY_MAX:
         return expr
-    try:
-        with _time_limit(seconds):
-            return sympy.simplify(expr)
-    except _OutOfTime:
-        return expr
-    except _NoTimer:  # no way to stop it: only expressions that simplify quickly
-        return sympy.simplify(expr) if size <= 15 else expr
+    # where simplify cannot be stopped, only expressions that simplify quickly
+    return within(seconds, lambda: sympy.simplify(expr), expr,
+                  unbounded=lambda: sympy.simplify(expr) if size <= 15 else expr)
 
 
 class _OutOfTime(Exception):
@@ -67,13 +63,13 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def within(seconds: float, fn, default):
-    """fn() if it finishes within ``seconds``, else ``default`` (unbounded where no timer can
-    be set, e.g. outside the main thread)."""
+def within(seconds: float, fn, default, unbounded=None):
+    """fn() if it finishes within ``seconds``, else ``default``. Where no timer can be set
+    (e.g. outside the main thread) ``unbounded()`` is returned instead (default: fn())."""
     try:
         with _time_limit(seconds):
             return fn()
     except _OutOfTime:
         return default
     except _NoTimer:
-        return fn()
+        return (unbounded or fn)()

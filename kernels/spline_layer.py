@@ -10,7 +10,7 @@ built in registers and never written to global memory:
 * dW = A^T dy: one program per (input, out tile), looping over the batch (no atomics);
 * dx = sum_f (dy W^T) dA/dx: one program per batch tile, the derivative features rebuilt.
 
-``SplineLayer`` wraps them as an autograd function with the parameter gradients. Accumulation is
+``SplineLayer`` wraps them as an autograd function of (x, weight). Accumulation is
 fp32. The dispatch from ``MultKAN`` (``backend=``) and the GPU benchmarks are still to come.
 """
 from __future__ import annotations
@@ -74,24 +74,29 @@ def spline_layer_forward(x: Tensor, grid: Tensor, table, weight: Tensor,
     grid (in, G+2k+1); table: a dense ``basis_table(grid, k, local=False)``; weight
     (in, G+k+1, out) as ``KANLayer.weight()``. All on one device (CPU runs in the Triton
     interpreter, which must be switched on with TRITON_INTERPRET=1 before Triton is imported)."""
-    if table.local:
-        raise ValueError("spline_layer_forward needs the dense table layout (local=False).")
+    x, grid, rows, weight, meta = _launch(x, grid, table, weight, block_b, block_o)
     n_batch, n_in = x.shape
-    n_feat, n_out = weight.shape[1], weight.shape[2]
-    if grid.shape[0] != n_in or weight.shape[0] != n_in or table.n_feat != n_feat:
-        raise ValueError(f"shapes do not match: x {tuple(x.shape)}, grid {tuple(grid.shape)}, "
-                         f"weight {tuple(weight.shape)}, table features {table.n_feat}.")
-    x, grid = x.contiguous(), grid.contiguous().to(torch.float32)
-    rows = table.rows.contiguous().to(torch.float32)
-    weight = weight.contiguous()
+    n_out = weight.shape[2]
     y = torch.empty(n_batch, n_out, dtype=x.dtype, device=x.device)
     tiles = (triton.cdiv(n_batch, block_b), triton.cdiv(n_out, block_o))
     _forward_kernel[tiles](x, grid, rows, weight, y, n_batch, n_in, n_out, grid.shape[1],
-                           rows.shape[1], F=n_feat, K=table.k,
-                           F_PAD=max(16, triton.next_power_of_2(n_feat)),
-                           KNOTS_PAD=triton.next_power_of_2(grid.shape[1]),
-                           BLOCK_B=block_b, BLOCK_O=block_o)
+                           rows.shape[1], **meta)
     return y
+
+
+def _launch(x: Tensor, grid: Tensor, table, weight: Tensor, block_b: int, block_o: int):
+    """Checked, contiguous kernel arguments (grid and table in float32) and the kernels'
+    compile-time sizes."""
+    if table.local:
+        raise ValueError("the layer kernels need the dense table layout (local=False).")
+    n_in, n_feat = x.shape[1], weight.shape[1]
+    if grid.shape[0] != n_in or weight.shape[0] != n_in or table.n_feat != n_feat:
+        raise ValueError(f"shapes do not match: x {tuple(x.shape)}, grid {tuple(grid.shape)}, "
+                         f"weight {tuple(weight.shape)}, table features {table.n_feat}.")
+    meta = dict(F=n_feat, K=table.k, F_PAD=max(16, triton.next_power_of_2(n_feat)),
+                KNOTS_PAD=triton.next_power_of_2(grid.shape[1]), BLOCK_B=block_b, BLOCK_O=block_o)
+    return (x.contiguous(), grid.contiguous().to(torch.float32),
+            table.rows.contiguous().to(torch.float32), weight.contiguous(), meta)
 
 
 @triton.jit
@@ -149,14 +154,10 @@ def spline_layer_backward(x: Tensor, grid: Tensor, table, weight: Tensor, dy: Te
                           block_b: int = 32, block_o: int = 32) -> tuple[Tensor, Tensor]:
     """Gradients of ``spline_layer_forward`` for dy (batch, out): (dx (batch, in),
     dW (in, F, out)). The features and their derivatives are rebuilt from x, not stored."""
+    x, grid, rows, weight, meta = _launch(x, grid, table, weight, block_b, block_o)
+    dy = dy.contiguous()
     n_batch, n_in = x.shape
     n_feat, n_out = weight.shape[1], weight.shape[2]
-    x, dy = x.contiguous(), dy.contiguous()
-    grid = grid.contiguous().to(torch.float32)
-    rows = table.rows.contiguous().to(torch.float32)
-    weight = weight.contiguous()
-    meta = dict(F=n_feat, K=table.k, F_PAD=max(16, triton.next_power_of_2(n_feat)),
-                KNOTS_PAD=triton.next_power_of_2(grid.shape[1]), BLOCK_B=block_b, BLOCK_O=block_o)
     dw = torch.empty(n_in, n_feat, n_out, dtype=torch.float32, device=x.device)
     _grad_weight_kernel[(n_in, triton.cdiv(n_out, block_o))](
         x, grid, rows, dy, dw, n_batch, n_in, n_out, grid.shape[1], rows.shape[1], **meta)
@@ -166,32 +167,21 @@ def spline_layer_backward(x: Tensor, grid: Tensor, table, weight: Tensor, dy: Te
     return dx.to(x.dtype), dw.to(weight.dtype)
 
 
-def _weight(coef: Tensor, scale_base: Tensor, scale_sp: Tensor, mask: Tensor) -> Tensor:
-    """(in, F, out) weight of ``KANLayer.weight()`` from its parameters."""
-    wb = (mask * scale_base).unsqueeze(1)
-    ws = (mask * scale_sp).unsqueeze(-1) * coef
-    return torch.cat([wb, ws.transpose(1, 2)], dim=1)
-
-
 class SplineLayer(torch.autograd.Function):
     """The spline part of a KAN layer on the kernels, differentiable once:
-    apply(x, coef, scale_base, scale_sp, mask, grid, table) -> (batch, out). The backward
-    rebuilds the features from x (kernels) and maps dW to the parameters with the weight's
-    few small PyTorch ops."""
+    apply(x, weight, grid, table) -> (batch, out), with weight (in, F, out) as
+    ``KANLayer.weight()``; autograd carries dW on to the layer's parameters. The backward
+    rebuilds the features from x instead of storing them."""
 
     @staticmethod
-    def forward(ctx, x, coef, scale_base, scale_sp, mask, grid, table):
-        weight = _weight(coef, scale_base, scale_sp, mask)
-        ctx.save_for_backward(x, coef, scale_base, scale_sp, mask, grid)
+    def forward(ctx, x, weight, grid, table):
+        ctx.save_for_backward(x, weight, grid)
         ctx.table = table
         return spline_layer_forward(x, grid, table, weight)
 
     @staticmethod
     def backward(ctx, dy):
-        x, coef, scale_base, scale_sp, mask, grid = ctx.saved_tensors
-        with torch.enable_grad():
-            params = [p.detach().requires_grad_() for p in (coef, scale_base, scale_sp)]
-            weight = _weight(*params, mask)
-        dx, dw = spline_layer_backward(x, grid, ctx.table, weight.detach(), dy)
-        grads = torch.autograd.grad(weight, params, dw)
-        return (dx if ctx.needs_input_grad[0] else None, *grads, None, None, None)
+        x, weight, grid = ctx.saved_tensors
+        dx, dw = spline_layer_backward(x, grid, ctx.table, weight, dy)
+        return (dx if ctx.needs_input_grad[0] else None,
+                dw if ctx.needs_input_grad[1] else None, None, None)
