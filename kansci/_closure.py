@@ -30,9 +30,10 @@ from ._layer import block_apply, centred_cov
 from ._spline import spline_features
 
 
-def supports(model, loss_fn, reg_weights) -> bool:
-    """Whether the hand-written step applies to this model and objective."""
-    if loss_fn is not None or any(reg_weights[2:]):
+def supports(model, loss_fn, reg_weights, x: Tensor) -> bool:
+    """Whether the hand-written step applies to this model and objective on inputs x (not where
+    the Triton kernels compute the layers)."""
+    if loss_fn is not None or any(reg_weights[2:]) or model.kernel_for(x) is not None:
         return False
     if any(layer.has_symbolic() for layer in model.layers):
         return False

@@ -15,6 +15,7 @@ with the strongest one.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 
 import torch
@@ -34,6 +35,9 @@ def _prepare(f, x) -> tuple:
         raise ValueError("x contains NaN or inf.")
     # a model runs in its own dtype; plain callables get float64 (second derivatives)
     dtype = f.dtype if isinstance(f, torch.nn.Module) else torch.float64
+    if getattr(f, "backend", "torch") != "torch":  # second derivatives: the PyTorch path
+        f = copy.copy(f)
+        f.backend = "torch"
     return x.to(dtype), (lambda z: f(z).reshape(z.shape[0], -1)[:, 0])
 
 

@@ -65,6 +65,7 @@ class KANLayer(nn.Module):
         self.sym_names = [["0"] * out_dim for _ in range(in_dim)]
         self._groups = None  # cache: (sym_mask version, {name: (i_idx, o_idx)})
         self._table = None  # cache: (grid version, basis_table(grid, k))
+        self._dense = None  # cache: (grid version, dense-layout table) for the kernels
 
     # ---- shape helpers -------------------------------------------------------------------
     @property
@@ -95,17 +96,36 @@ class KANLayer(nn.Module):
                 self._table = (key, basis_table(self.grid, self.k))
         return self._table[1]
 
+    def dense_table(self):
+        """The basis table in the dense layout the kernels read (cached like ``table``)."""
+        table = self.table()
+        if not table.local:
+            return table
+        key = (self.grid._version, self.grid.data_ptr(), self.grid.dtype)
+        if self._dense is None or self._dense[0] != key:
+            with torch.inference_mode(False), torch.no_grad():
+                self._dense = (key, basis_table(self.grid, self.k, local=False))
+        return self._dense[1]
+
     def features(self, x: Tensor) -> Tensor:
         """x (batch, in) -> features (batch, in, G+k+1)."""
         return features(x, self.grid, self.table(), self.base_fun)
 
-    def forward(self, x: Tensor, with_scale: bool = False, feats: Tensor | None = None):
+    def forward(self, x: Tensor, with_scale: bool = False, feats: Tensor | None = None,
+                kernel=None):
         """x (batch, in) -> y (batch, out); with ``with_scale`` also the regulariser's edge
         scale (in, out) (see ``edge_scale``). ``feats`` may pass precomputed
-        ``self.features(x)`` (e.g. of fixed training inputs). Differentiable to any order."""
-        a = self.features(x) if feats is None else feats  # (batch, in, F)
+        ``self.features(x)`` (e.g. of fixed training inputs). Differentiable to any order on
+        the PyTorch path; ``kernel`` (the Triton kernels' ``SplineLayer``, see
+        ``kansci._backend``) computes the spline part without features instead
+        (differentiable once; features are built only for the edge scale)."""
         w = self.weight()  # (in, F, out)
-        y = a.view(a.shape[0], -1) @ w.view(-1, self.out_dim)
+        if kernel is not None:
+            y = kernel.apply(x, w, self.grid, self.dense_table())
+            a = (self.features(x) if feats is None else feats) if with_scale else None
+        else:
+            a = self.features(x) if feats is None else feats  # (batch, in, F)
+            y = a.view(a.shape[0], -1) @ w.view(-1, self.out_dim)
         if self.has_symbolic():
             y = y + self._symbolic(x)
         return y, (self.edge_scale(x, a, w) if with_scale else None)
@@ -114,16 +134,22 @@ class KANLayer(nn.Module):
                    cov: Tensor | None = None) -> Tensor:
         """pykan's edge scale std_b(spline edge) / (std_b(x) + 0.1), shape (in, out), from the
         features' covariance: var_io = w_io^T Cov(a_i) w_io (no (batch, in, out) tensor).
-        x (batch, in); a = features(x) (batch, in, F); ``cov`` may be passed if known."""
+        x (batch, in); a = features(x) (batch, in, F) (None: built here unless ``cov`` is
+        passed)."""
         w = self.weight() if w is None else w
-        cov = feature_cov(a) if cov is None else cov
+        if cov is None:
+            cov = feature_cov(self.features(x) if a is None else a)
         var = ((cov @ w) * w).sum(1).clamp_min(0)  # (in, out)
         in_range = x.std(0).unsqueeze(1) + 0.1 if x.shape[0] > 1 else 0.1
         return (var + 1e-20).sqrt() / in_range
 
-    def fused(self, x: Tensor, scale: Tensor, bias: Tensor, feats: Tensor | None = None):
+    def fused(self, x: Tensor, scale: Tensor, bias: Tensor, feats: Tensor | None = None,
+              kernel=None):
         """Training path: ``scale * layer(x) + bias`` (batch, out) as one autograd node
-        (differentiable once; see ``_fused``), and the features it used (batch, in, F)."""
+        (differentiable once; see ``_fused``), and the features it used (batch, in, F); with
+        ``kernel`` (see ``forward``) the Triton kernels compute it and no features are made."""
+        if kernel is not None:
+            return torch.addcmul(bias, self.forward(x, kernel=kernel)[0], scale), None
         y, a = SplineLayer.apply(x, self.coef, self.scale_base, self.scale_sp, self.mask, scale,
                                  bias, self.grid, self.table(), feats, self.base_fun)
         return (torch.addcmul(y, self._symbolic(x), scale) if self.has_symbolic() else y), a
@@ -241,11 +267,11 @@ class KANLayer(nn.Module):
         new.register_buffer("mask", pick(self.mask).clone())
         new.register_buffer("sym_mask", pick(self.sym_mask).clone())
         new.sym_names = [row[:] for row in self.sym_names]
-        new._groups = new._table = None
+        new._groups = new._table = new._dense = None
         return new
 
     # deepcopy/pickle: the group cache holds tensors keyed by data_ptr; drop it
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_groups"] = state["_table"] = None
+        state["_groups"] = state["_table"] = state["_dense"] = None
         return state

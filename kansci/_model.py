@@ -10,14 +10,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ._backend import check_backend, kernel_for
 from ._config import normalize_arity, normalize_width, per_layer
 from ._data import as_input
 from ._layer import KANLayer
 from ._spline import BASE_FUNCTIONS, interpolate_grid
 from ._symbolic_fit import fit_affine
 from ._symbolic_lib import get_function
-
-BACKENDS = ("auto", "torch", "triton")
 
 
 class MultKAN(nn.Module):
@@ -30,7 +29,9 @@ class MultKAN(nn.Module):
     k : int or list of int, spline order per layer.
     mult_arity : int, or one list of arities per layer (``[]`` where a layer has no mult nodes).
     seed : int, seeds a private ``torch.Generator`` for the initial parameters (no global RNG).
-    backend : "auto" | "torch" | "triton".
+    backend : "auto" | "torch" | "triton": the layers' spline part on the PyTorch path or on
+        the Triton kernels ("auto": kernels for CUDA tensors in float32/16, bfloat16; see
+        ``kansci._backend``).
     in_vars, out_vars : optional names of the inputs and outputs (used by formulas and plots).
     """
 
@@ -48,12 +49,7 @@ class MultKAN(nn.Module):
         ks = per_layer(k, depth, "k", 1)
         if base_fun not in BASE_FUNCTIONS:
             raise ValueError(f"base_fun must be one of {BASE_FUNCTIONS}; got {base_fun!r}.")
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")
-        if backend == "triton":
-            raise NotImplementedError("backend='triton' is not wired into MultKAN yet (the layer "
-                                      "kernels are in kansci.kernels.spline_layer); use "
-                                      "backend='torch' or 'auto'.")
+        check_backend(backend, base_fun)
         if not 0.0 <= grid_eps <= 1.0:
             raise ValueError(f"grid_eps must be in [0, 1]; got {grid_eps}.")
         if len(grid_range) != 2 or not grid_range[0] < grid_range[1]:
@@ -159,6 +155,11 @@ class MultKAN(nn.Module):
         y, _ = self._run(x.reshape(-1, self.n_in))
         return y.reshape(*lead, y.shape[-1])
 
+    def kernel_for(self, x: Tensor):
+        """The Triton kernels' autograd function when they compute this model's layers on x
+        (per ``backend``, x's device and dtype), else None (the PyTorch path)."""
+        return kernel_for(self.backend, self._init_kwargs["base_fun"], x)
+
     def _select_inputs(self, x: Tensor) -> Tensor:
         """Columns of x the first layer uses (all of them unless inputs were pruned)."""
         return x[:, self.input_id] if self.width[0][0] != self.n_in else x
@@ -173,10 +174,11 @@ class MultKAN(nn.Module):
         features."""
         x = self._select_inputs(x)
         scales = []
+        kernel = self.kernel_for(x)
         for l in range(self.depth):
             if on_layer is not None:
                 on_layer(l, x)
-            y, scale = self.layers[l](x, with_scale, feats0 if l == 0 else None)
+            y, scale = self.layers[l](x, with_scale, feats0 if l == 0 else None, kernel)
             scales.append(scale)
             x = self._nodes(l, torch.addcmul(self.subnode_bias[l], y, self.subnode_scale[l]))
         return x, scales
@@ -191,11 +193,12 @@ class MultKAN(nn.Module):
 
         x = self._select_inputs(x)
         scales = []
+        kernel = self.kernel_for(x)
         for l, layer in enumerate(self.layers):
             arity = self.mult_arity[l + 1]
             scale, bias = output_affine(arity, self.subnode_scale[l], self.subnode_bias[l],
                                         self.node_scale[l], self.node_bias[l])
-            y, a = layer.fused(x, scale, bias, feats0 if l == 0 else None)
+            y, a = layer.fused(x, scale, bias, feats0 if l == 0 else None, kernel)
             if arity:
                 y = self._nodes(l, y)
             if with_scale:

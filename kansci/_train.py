@@ -169,12 +169,16 @@ class _Run:
     """State of one fit(): data, minibatch sampling, objective and the best state seen."""
 
     def __init__(self, model, data, loss_fn, lamb, reg_weights, batch, seed):
-        self.manual = supports(model, loss_fn, reg_weights)  # hand-written gradient applies
+        self.x_train, self.y_train = data["train_input"], data["train_label"]
+        # hand-written gradient applies
+        self.manual = supports(model, loss_fn, reg_weights, self.x_train)
         self.refs = plan(model) if self.manual else None
+        # the kernels build features on the fly: the first layer's are kept only for the
+        # regulariser's covariance
+        self.kernels = model.kernel_for(self.x_train) is not None
         self.test_feats0 = None
         self.loss_fn = loss_fn or torch.nn.functional.mse_loss
         self.model, self.lamb, self.reg_weights = model, lamb, reg_weights
-        self.x_train, self.y_train = data["train_input"], data["train_label"]
         self.x_test, self.y_test = data.get("test_input"), data.get("test_label")
         n = self.x_train.shape[0]
         self.batch = None if batch == -1 or batch >= n else batch
@@ -225,8 +229,8 @@ class _Run:
             # the first layer's inputs are data: their features change only with the grid
             with torch.no_grad():
                 x0 = model._select_inputs(xb)
-                feats0 = model.layers[0].features(x0)
                 reg = self.lamb > 0
+                feats0 = model.layers[0].features(x0) if reg or not self.kernels else None
                 cov0 = feature_cov(feats0) if reg else None
                 sx0 = x0.std(0) if reg and x0.shape[0] > 1 else None
                 self.data_feats = (feats0, cov0, sx0)

@@ -11,14 +11,25 @@ built in registers and never written to global memory:
 * dx = sum_f (dy W^T) dA/dx: one program per batch tile, the derivative features rebuilt.
 
 ``SplineLayer`` wraps them as an autograd function of (x, weight). Accumulation is
-fp32. The dispatch from ``MultKAN`` (``backend=``) and the GPU benchmarks are still to come.
+fp32. ``MultKAN(backend=...)`` dispatches here (``kansci._backend``).
+
+``INTERPRETED``: the kernels run in Triton's interpreter (on CPU tensors), as they do on a
+machine without CUDA (see ``kansci.kernels``).
 """
 from __future__ import annotations
+
+import os
 
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+try:  # how Triton was started (see kansci.kernels)
+    INTERPRETED = bool(triton.knobs.runtime.interpret)
+except AttributeError:  # Triton < 3.4
+    INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
 @triton.jit
@@ -180,6 +191,7 @@ class SplineLayer(torch.autograd.Function):
         return spline_layer_forward(x, grid, table, weight)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dy):
         x, weight, grid = ctx.saved_tensors
         dx, dw = spline_layer_backward(x, grid, ctx.table, weight, dy)

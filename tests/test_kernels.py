@@ -1,7 +1,9 @@
-"""Triton kernels for the KAN layer, run in the Triton interpreter (no GPU needed).
+"""Triton kernels for the KAN layer, run in the Triton interpreter (no GPU needed), and their
+dispatch from MultKAN (backend="triton" on CPU tensors).
 
-TRITON_INTERPRET must be set before Triton is first imported, so it is set at the top of this
-module and Triton is imported only inside the tests."""
+TRITON_INTERPRET must be set before Triton is first imported (kansci.kernels does it on a
+machine without CUDA); it is also set at the top of this module so these tests interpret on a
+GPU machine, and Triton is imported only inside the tests."""
 import os
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
@@ -12,8 +14,13 @@ import torch  # noqa: E402
 from kansci._layer import KANLayer  # noqa: E402
 from kansci._spline import basis_table  # noqa: E402
 
+import kansci as ks  # noqa: E402
+from kansci._train import regularizer  # noqa: E402
+
 triton = pytest.importorskip("triton")
-needs_interpreter = pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1",
+from kansci.kernels.spline_layer import INTERPRETED  # noqa: E402
+
+needs_interpreter = pytest.mark.skipif(not INTERPRETED,
                                        reason="Triton was imported before the interpreter was on")
 
 
@@ -100,3 +107,68 @@ def test_kernel_layer_gives_every_parameter_gradient_of_the_pytorch_layer():
     for g, w in zip(got, want):
         assert torch.allclose(g, w, atol=1e-4, rtol=1e-4)
     assert float(got[1][0, 0].abs().max()) == 0.0  # the pruned edge (mask 0) gets no gradient
+
+
+def _twins(width, **kw):
+    """The same float32 model on the PyTorch path and on the kernels."""
+    torch_model = ks.MultKAN(width, grid=4, k=3, seed=3, dtype=torch.float32, backend="torch",
+                             **kw)
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(0)
+        for layer in torch_model.layers:
+            layer.coef.normal_(generator=gen)
+    torch_model.update_grid(torch.rand(300, width[0], generator=gen) ** 2 * 2 - 1)
+    kernel_model = ks.MultKAN(width, grid=4, k=3, seed=3, dtype=torch.float32,
+                              backend="triton", **kw)
+    kernel_model.load_state_dict(torch_model.state_dict())
+    return torch_model, kernel_model
+
+
+@needs_interpreter
+def test_multkan_dispatches_to_the_kernels_and_matches_the_pytorch_path():
+    torch_model, kernel_model = _twins([3, [2, 1], 1], affine_trainable=True)
+    x = torch.rand(40, 3, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    assert torch_model.kernel_for(x) is None
+    assert kernel_model.kernel_for(x) is not None
+    # "auto" keeps CPU tensors on the PyTorch path
+    assert ks.MultKAN([3, 2, 1], backend="auto").kernel_for(x) is None
+    assert torch.allclose(kernel_model(x), torch_model(x), atol=1e-5, rtol=1e-5)
+    # the training objective (with the regulariser) and every parameter gradient
+    y = torch.rand(40, 1, generator=torch.Generator().manual_seed(2))
+    grads = []
+    for model in (torch_model, kernel_model):
+        pred, scales = model._run_fused(x, with_scale=True)
+        obj = ((pred - y) ** 2).mean() + 1e-2 * regularizer(model, scales, 1.0, 2.0)
+        params = [p for p in model.parameters() if p.requires_grad]
+        grads.append((obj.detach(), torch.autograd.grad(obj, params, allow_unused=True)))
+    assert torch.allclose(grads[0][0], grads[1][0], rtol=1e-5)
+    for want, got in zip(*(g[1] for g in grads)):
+        assert (got is None) == (want is None)
+        assert got is None or torch.allclose(got, want, atol=1e-5, rtol=1e-4)
+
+
+@needs_interpreter
+def test_fit_on_the_kernels_follows_the_pytorch_path():
+    torch_model, kernel_model = _twins([2, 3, 1])
+    gen = torch.Generator().manual_seed(4)
+    x = torch.rand(48, 2, generator=gen) * 2 - 1
+    ds = {"train_input": x, "train_label": torch.sin(3 * x[:, :1]) * x[:, 1:]}
+    kw = dict(opt="Adam", lr=0.02, steps=4, lamb=1e-3, update_grid=False, progress=False)
+    want = torch_model.fit(ds, **kw)["train_loss"]
+    got = kernel_model.fit(ds, **kw)["train_loss"]
+    assert got[-1] < got[0]
+    assert max(abs(a - b) / b for a, b in zip(got, want)) < 1e-4
+    kernel_model.fix_symbolic(0, 0, 0, "sin")  # a symbolic edge next to the spline kernels
+    torch_model.fix_symbolic(0, 0, 0, "sin")
+    assert torch.allclose(kernel_model(x), torch_model(x), atol=1e-5, rtol=1e-5)
+
+
+@needs_interpreter
+def test_kernel_path_refuses_second_derivatives_and_other_base_functions():
+    _, kernel_model = _twins([2, 2, 1])
+    x = (torch.rand(8, 2) * 2 - 1).requires_grad_()
+    (g,) = torch.autograd.grad(kernel_model(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="grad"):  # not silently zero
+        torch.autograd.grad(g.sum(), x)
+    with pytest.raises(ValueError, match="silu"):
+        ks.MultKAN([2, 2, 1], base_fun="identity", backend="triton")

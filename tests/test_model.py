@@ -146,7 +146,7 @@ def test_hand_written_gradient_matches_autograd(width, arity, lamb, mode):
     x = torch.rand(80, width[0], generator=gen, dtype=torch.float64) * 2 - 1
     y = torch.rand(80, model.width_in[-1], generator=gen, dtype=torch.float64)
     weights = (1.0, 2.0, 0.0, 0.0)
-    assert supports(model, None, weights)
+    assert supports(model, None, weights, x)
     params = [p for p in model.parameters() if p.requires_grad]
     pred, scales = model._run(x, with_scale=True)
     ref_obj = ((pred - y) ** 2).mean() + lamb * regularizer(model, scales, *weights)
