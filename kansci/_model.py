@@ -317,11 +317,12 @@ class MultKAN(nn.Module):
         self._check_edge(l, i, j).unset_symbolic(i, j)
 
     def suggest_symbolic(self, l: int, i: int, j: int, lib=None, topk: int = 5,
-                         weight_simple: float = 0.8, x=None):
+                         weight_simple: float = 0.8, x=None, exclude_zero: bool = False):
         """Ranked symbolic candidates for edge (l, i, j): list of ``Suggestion`` (.name, .r2,
-        .complexity, .params = (a, b, c, d)), best first."""
+        .complexity, .params = (a, b, c, d)), best first (without the zero function when
+        ``exclude_zero``)."""
         from ._symbolic import suggest_symbolic
-        return suggest_symbolic(self, l, i, j, lib, topk, weight_simple, x)
+        return suggest_symbolic(self, l, i, j, lib, topk, weight_simple, x, exclude_zero)
 
     def auto_symbolic(self, lib=None, weight_simple: float = 0.8, r2_threshold: float = 0.0,
                       x=None, progress: bool = True) -> dict:
@@ -366,6 +367,25 @@ class MultKAN(nn.Module):
     def prune(self, node_th: float = 1e-2, edge_th: float = 3e-2, x=None) -> "MultKAN":
         from ._prune import prune
         return prune(self, node_th, edge_th, x)
+
+    def plot(self, dataset=None, path=None, x=None):
+        """In Jupyter: the interactive explorer (``kansci.widgets.Explorer``) of this model and
+        ``dataset``. Elsewhere, or with ``path``: a static plotly figure of the network on x
+        (default: the dataset's or the last fit's training inputs), written to ``path`` when
+        given (.html; other suffixes need plotly's kaleido). Needs ``pip install
+        kansci[widgets]``."""
+        try:
+            from kansci.widgets import _show
+        except ImportError as err:
+            raise ImportError("model.plot() needs the explorer's packages: "
+                              "pip install 'kansci[widgets]'.") from err
+        return _show.plot(self, dataset, path, x)
+
+    def prune_plan(self, node_th: float = 1e-2, edge_th: float = 3e-2, x=None):
+        """What ``prune(node_th, edge_th, x)`` would remove: (nodes, edges), per layer bool
+        masks (width_in[l],) and (in, out) in this model's numbering (a preview)."""
+        from ._prune import prune_plan
+        return prune_plan(self, node_th, edge_th, x)
 
     def expand_width(self, layer: int, n: int, sum_bool: bool = True,
                      mult_arity: int = 2) -> "MultKAN":

@@ -51,11 +51,8 @@ def _subset_model(model, keep_nodes: list[torch.Tensor]):
     return new
 
 
-def prune_node(model, threshold: float = 1e-2, x=None, active=None):
-    """Remove hidden nodes whose attribution score is <= threshold (or keep only ``active``,
-    one list of node indices per hidden layer). Each hidden layer keeps at least its best node."""
-    threshold = _threshold("threshold", threshold)
-    stats = attribute(model, x)
+def _node_keep(model, threshold: float, active=None) -> list[torch.Tensor]:
+    """Per layer, bool (width_in[l],): the nodes prune_node keeps (scores from ``attribute``)."""
     keep = [torch.ones(model.width_in[0], dtype=torch.bool, device=model.device)]
     for l in range(1, model.depth):
         score = model.node_scores[l]
@@ -68,7 +65,16 @@ def prune_node(model, threshold: float = 1e-2, x=None, active=None):
                 k[score.argmax()] = True
         keep.append(k)
     keep.append(torch.ones(model.width_in[-1], dtype=torch.bool, device=model.device))
-    model = _copy(model)
+    return keep
+
+
+def prune_node(model, threshold: float = 1e-2, x=None, active=None):
+    """Remove hidden nodes whose attribution score is <= threshold (or keep only ``active``,
+    one list of node indices per hidden layer). Each hidden layer keeps at least its best node."""
+    threshold = _threshold("threshold", threshold)
+    stats = attribute(model, x)
+    keep = _node_keep(model, threshold, active)
+    model = copy_model(model)
     for l in range(1, model.depth):  # fold the outgoing edges of removed nodes of layer l
         gone = ~keep[l]
         _fold(model, l, gone.unsqueeze(1).expand(-1, model.layers[l].out_dim), stats[l].edge_mean)
@@ -79,7 +85,7 @@ def prune_edge(model, threshold: float = 3e-2, x=None):
     """Switch off edges whose attribution score is < threshold (folding their means)."""
     threshold = _threshold("threshold", threshold)
     stats = attribute(model, x)
-    model = _copy(model)
+    model = copy_model(model)
     with torch.no_grad():
         for l, layer in enumerate(model.layers):
             active = (layer.mask != 0) | (layer.sym_mask != 0)
@@ -104,7 +110,7 @@ def prune_input(model, threshold: float = 1e-2, x=None, active_inputs=None):
         keep = score > threshold
         if not keep.any():
             keep[score.argmax()] = True
-    model = _copy(model)
+    model = copy_model(model)
     _fold(model, 0, (~keep).unsqueeze(1).expand(-1, model.layers[0].out_dim), stats[0].edge_mean)
     full = [torch.ones(w, dtype=torch.bool, device=model.device) for w in model.width_in]
     return _subset_model(model, [keep] + full[1:])
@@ -115,7 +121,30 @@ def prune(model, node_th: float = 1e-2, edge_th: float = 3e-2, x=None):
     return prune_edge(prune_node(model, node_th, x), edge_th, x)
 
 
-def _copy(model):
+def prune_plan(model, node_th: float = 1e-2, edge_th: float = 3e-2, x=None):
+    """What ``prune(node_th, edge_th, x)`` removes, in this model's numbering: (nodes, edges)
+    with nodes[l] bool (width_in[l],) and edges[l] bool (in, out) True where a node or an
+    active edge goes (edges of removed nodes included). The model is not changed."""
+    _threshold("node_th", node_th)
+    edge_th = _threshold("edge_th", edge_th)
+    attribute(model, x)
+    keep = _node_keep(model, node_th)
+    pruned = prune_node(model, node_th, x)
+    attribute(pruned, x)
+    edges = []
+    for l, layer in enumerate(model.layers):
+        active = (layer.mask != 0) | (layer.sym_mask != 0)
+        ins = keep[l].nonzero()[:, 0]
+        outs = to_subnodes(keep[l + 1], model.width[l + 1][0], model.mult_arity[l + 1]).nonzero()[:, 0]
+        small = pruned.layers[l]
+        stay = ((small.mask != 0) | (small.sym_mask != 0)) & ~(pruned.edge_scores[l] < edge_th)
+        gone = active.clone()
+        gone[ins[:, None], outs[None, :]] = active[ins][:, outs] & ~stay
+        edges.append(gone)
+    return [~k for k in keep], edges
+
+
+def copy_model(model):
     """deepcopy without duplicating the cached training inputs."""
     data, model.cache_data = model.cache_data, None
     try:

@@ -181,7 +181,10 @@ def basis_table(grid: Tensor, k: int, local: bool | None = None) -> BasisTable:
     else:
         flat = lambda t: t.permute(1, 0, 2).flatten(1)  # noqa: E731  (P, rows, F) -> (rows, P*F)
         parts = [flat(dense(pieces)), flat(dense(dpieces))]
-    rows = torch.cat(parts + [knots], 1).to(dtype).contiguous()
+    # half-precision grids keep their pieces in float32 (bf16 would round the knot shift -t/h
+    # of the local coordinate by up to ~1% of an interval)
+    rows = torch.cat(parts + [knots], 1).to(dtype if dtype.itemsize >= 4 else torch.float32)
+    rows = rows.contiguous()
     row0 = torch.arange(in_dim, device=g.device).unsqueeze(1) * (n_knots + 1)
     return BasisTable(rows, row0, k, n_basis + 1, local)
 
@@ -264,6 +267,9 @@ def spline_features(x: Tensor, grid: Tensor, table: BasisTable, base_fun: str, d
 
     Large inputs are processed in chunks of samples so the gathered table pieces never take
     more than ``_CHUNK`` values at once."""
+    if table.rows.dtype != x.dtype:  # half-precision inputs: computed in float32, then rounded
+        vals, dvals = spline_features(x.float(), grid.float(), table, base_fun, deriv)
+        return vals.to(x.dtype), (dvals.to(x.dtype) if dvals is not None else None)
     step = max(1, _CHUNK // max(1, x.shape[1] * table.rows.shape[1]))
     if x.shape[0] <= step:
         vals, dvals = _table_basis(x, grid, table, deriv)

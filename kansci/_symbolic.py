@@ -17,6 +17,7 @@ import sympy
 import torch
 from tqdm.auto import tqdm
 
+from ._simplify import tidy
 from ._symbolic_fit import fit_affine_many
 from ._symbolic_lib import SYMBOLIC_LIB, get_function
 
@@ -128,12 +129,16 @@ def _snap(expr, tol: float):
     return expr.xreplace({f: snap_constant(float(f), tol) for f in expr.atoms(sympy.Float)})
 
 
+SIMPLIFY_S = 5.0  # seconds sympy's simplify may take per output formula
+
+
 def symbolic_formula(model, var=None, simplify: bool = True, snap_tol: float | None = 1e-4):
     """The network as sympy expressions, one per output. Every active edge must be symbolic.
 
     var: names or sympy symbols of the model's original inputs (default: ``model.in_vars`` or
     x_1 .. x_n). Floats within ``snap_tol`` of small rationals (or rational multiples of pi, e)
-    are snapped (None: no snapping)."""
+    are snapped (None: no snapping). ``simplify`` runs sympy's simplify for at most
+    SIMPLIFY_S seconds per output (in the main thread; elsewhere only on small expressions)."""
     names = var if var is not None else model.in_vars
     if names is None:
         names = [f"x_{k + 1}" for k in range(model.n_in)]
@@ -169,8 +174,8 @@ def symbolic_formula(model, var=None, simplify: bool = True, snap_tol: float | N
     for e in xs:
         if snap_tol is not None:
             e = _snap(e, snap_tol)
-        if simplify:
-            e = sympy.simplify(e)
+        if simplify:  # sympy's simplify, given a few seconds (it can take minutes)
+            e = tidy(e, SIMPLIFY_S)
             if snap_tol is not None:
                 e = _snap(e, snap_tol)
         out.append(e)

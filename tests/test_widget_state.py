@@ -1,0 +1,148 @@
+"""The explorer's logic and drawing data without a browser or kernel."""
+import time
+
+import pytest
+import sympy
+import torch
+
+import kansci as ks
+from kansci.widgets._state import ExplorerState
+from kansci.widgets._view import edge_detail, network_view
+
+
+def _f(x):
+    return torch.exp(torch.sin(torch.pi * x[:, [0]]) + x[:, [1]] ** 2)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    ds = ks.create_dataset(_f, n_var=2, train_num=300, test_num=100, seed=0, dtype=torch.float64)
+    model = ks.MultKAN([2, [3, 1], 1], grid=3, k=3, seed=1, dtype=torch.float64)
+    model.fit(ds, steps=15, lamb=1e-3, progress=False)
+    return model, ds
+
+
+@pytest.fixture
+def state(trained):
+    model, ds = trained
+    return ExplorerState(_clone(model), ds)
+
+
+def _clone(model):
+    from kansci._prune import copy_model
+
+    return copy_model(model)
+
+
+def test_network_view_describes_every_node_and_active_edge(state):
+    view = network_view(state.model, state.x)
+    model = state.model
+    assert len(view["nodes"]) == sum(model.width_in)
+    kinds = [n["kind"] for n in view["nodes"]]
+    assert kinds.count("input") == 2 and kinds.count("output") == 1
+    assert kinds.count("mult") == 1 and kinds.count("sum") == 3
+    assert len(view["edges"]) == model.n_edge
+    ids = {n["id"] for n in view["nodes"]}
+    mult = next(n["id"] for n in view["nodes"] if n["kind"] == "mult")
+    for e in view["edges"]:
+        assert e["source"] in ids and e["target"] in ids
+        assert len(e["curve"]) == 40
+        assert all(0.0 <= u <= 1.0 and 0.0 <= v <= 1.0 for u, v in e["curve"])
+        assert 0.0 <= e["alpha"] <= 1.0 and e["symbolic"] is None and not e["faded"]
+    # both factors of the multiplication node (subnodes 3 and 4) point at it
+    assert {e["j"] for e in view["edges"] if e["target"] == mult and e["layer"] == 0} == {3, 4}
+    assert [n["label"] for n in view["nodes"] if n["kind"] == "input"] == ["x_1", "x_2"]
+
+
+def test_snap_unsnap_undo_redo(state):
+    state.select((0, 0, 0))
+    names = [s.name for s in state.suggestions(topk=3)]
+    assert len(names) == 3
+    events = []
+    state.on_change(events.append)
+    r2 = state.snap("sin")
+    assert 0.0 <= r2 <= 1.0 and events[-1] == "model"
+    assert state.model.layers[0].sym_names[0][0] == "sin"
+    view = network_view(state.model, state.x)
+    assert next(e for e in view["edges"] if e["id"] == "0,0,0")["symbolic"] == "sin"
+    state.unsnap()
+    assert state.model.layers[0].sym_mask[0, 0] == 0
+    assert state.undo() == "unsnap 0,0,0"
+    assert state.model.layers[0].sym_mask[0, 0] == 1
+    assert state.undo() == "snap 0,0,0 to sin"
+    assert state.model.layers[0].sym_mask[0, 0] == 0
+    state.redo()
+    assert state.model.layers[0].sym_names[0][0] == "sin"
+    with pytest.raises(ValueError, match="unknown|not a known|function"):
+        state.snap("not_a_function")
+    assert state.model.layers[0].sym_names[0][0] == "sin"  # a failed edit changes nothing
+    assert state.can_redo  # and keeps the redo stack
+
+
+def test_prune_preview_is_what_prune_does_and_undo_brings_the_nodes_back(state):
+    nodes, edges = state.prune_preview(0.05)
+    kept_edges = sum(int((((layer.mask != 0) | (layer.sym_mask != 0)) & ~gone).sum())
+                     for layer, gone in zip(state.model.layers, edges))
+    kept_nodes = [int((~n).sum()) for n in nodes]
+    view = network_view(state.model, state.x, faded=(nodes, edges))
+    assert sum(e["faded"] for e in view["edges"]) == state.model.n_edge - kept_edges
+    before = [list(w) for w in state.model.width]
+    state.prune(0.05)
+    assert state.model.width_in == kept_nodes and state.model.n_edge == kept_edges
+    state.undo()
+    assert [list(w) for w in state.model.width] == before
+
+
+def test_snap_all_gives_the_formula(state):
+    assert state.formula() is None and state.pending_edges()
+    state.snap_all()
+    assert state.pending_edges() == []
+    (expr,) = state.formula()
+    assert {str(s) for s in expr.free_symbols} <= {"x_1", "x_2"}
+    detail = edge_detail(state.model, 0, 0, 0, state.x)
+    assert detail["symbolic"] is not None and len(detail["curve_x"]) == 200
+
+
+def test_compile_replaces_the_model_and_bad_formulas_change_nothing(state):
+    state.compile("sin(x_1) + x_2**2")
+    model = state.model
+    assert model.in_vars == ["x_1", "x_2"]
+    x = state.x
+    want = torch.sin(x[:, 0]) + x[:, 1] ** 2
+    assert torch.allclose(model(x)[:, 0], want, atol=1e-8)
+    expr = state.formula()[0]
+    assert sympy.simplify(expr - (sympy.sin(sympy.Symbol("x_1")) + sympy.Symbol("x_2") ** 2)) == 0
+    n_undo = len(state._past)
+    with pytest.raises(ValueError, match="parse|neither"):
+        state.compile("sin(x_1 +")
+    assert state.model is model and len(state._past) == n_undo
+
+
+def test_training_runs_in_the_background_and_stops_at_once(state):
+    params = [p.detach().clone() for p in state.model.parameters()]
+    events = []
+    state.on_change(events.append)
+    state.train(steps=100000, opt="Adam", lamb=0.0)
+    deadline = time.time() + 30
+    while len(state.history) < 3 and time.time() < deadline:
+        time.sleep(0.01)
+    assert len(state.history) >= 3 and state.training
+    with pytest.raises(RuntimeError, match="training"):
+        state.snap("sin", (0, 0, 0))
+    t = time.perf_counter()
+    assert state.stop(timeout=2.0)
+    assert time.perf_counter() - t < 2.0
+    assert not state.training and "training" in events and "loss" in events
+    assert len(state.history) < 100000
+    state.undo()  # the state before training comes back
+    for p, q in zip(state.model.parameters(), params):
+        assert torch.equal(p, q)
+
+
+def test_training_needs_matching_data(trained):
+    model, _ = trained
+    state = ExplorerState(_clone(model))  # no dataset
+    with pytest.raises(ValueError, match="training data"):
+        state.train(steps=5)
+    with pytest.raises(ValueError, match="no edge selected"):
+        state.snap("sin")
