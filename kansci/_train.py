@@ -246,14 +246,21 @@ class _Run:
                 self.last = loss_and_grad(model, self.refs, xb, yb, feats0, cov0, sx0,
                                           self.lamb, self.reg_weights)
                 mse = float(self.last[0])
-                return mse + self.lamb * float(self.last[1]) if self.lamb > 0 else mse
-            obj = self.objective(xb, yb, feats0, cov0)
-            obj.backward()
-            return obj.detach()
+                value = mse + self.lamb * float(self.last[1]) if self.lamb > 0 else mse
+            else:
+                obj = self.objective(xb, yb, feats0, cov0)
+                obj.backward()
+                value = float(obj)
+            seen[value] = self.last
+            return value
 
+        seen = {}  # objective -> (mse, reg) of this step's evaluations
         if isinstance(optimizer, LBFGS):
-            optimizer.step(closure)
+            # the line search may end on a point evaluated before its last trial
+            self.last = seen.get(optimizer.step(closure), self.last)
+            point = self.flat  # the losses are those of the new parameters
         else:
+            point = self.flat.clone()  # Adam: the losses are those before its update
             closure()
             optimizer.step()
         train_mse, reg = float(self.last[0]), float(self.last[1])
@@ -269,5 +276,5 @@ class _Run:
             self.best_objective = objective
             if self.buffers is None:
                 self.buffers = {k: v.clone() for k, v in model.named_buffers()}
-            self.best = (self.flat.clone(), self.buffers)
+            self.best = (point.clone() if point is self.flat else point, self.buffers)
         return logs

@@ -27,6 +27,7 @@ LOSS_PERIOD_S = 0.1  # loss curve refresh during training
 VIEW_PERIOD_S = 1.0  # network refresh during training
 
 _ACCENT = "#1f6fd1"
+_LR = {"LBFGS": 1.0, "Adam": 0.01}  # the learning rate a new choice of optimizer starts from
 
 
 def _button(description: str, tooltip: str = "", style: str = "") -> w.Button:
@@ -111,6 +112,8 @@ class Explorer(w.VBox):
         self.opt = w.Dropdown(options=["LBFGS", "Adam"], value="LBFGS", description="optimizer")
         self.steps = w.BoundedIntText(value=50, min=1, max=10**7, description="steps")
         self.lamb = w.BoundedFloatText(value=0.0, min=0.0, max=1e3, step=1e-4, description="lamb")
+        self.lr = w.BoundedFloatText(value=1.0, min=0.0, max=1e3, step=1e-3, description="lr")
+        self.opt.observe(lambda c: setattr(self.lr, "value", _LR[c["new"]]), names="value")
         self.start_button = _button("Start", "train in the background", "success")
         self.stop_button = _button("Stop", "stop at the next step (keeps the best state)", "danger")
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="100%"))
@@ -118,7 +121,7 @@ class Explorer(w.VBox):
                                   y_label="RMSE", title="loss")
         self.start_button.on_click(lambda _: self._train())
         self.stop_button.on_click(lambda _: self.state.stop(timeout=0))
-        return w.VBox([self.opt, self.steps, self.lamb,
+        return w.VBox([self.opt, self.steps, self.lamb, self.lr,
                        w.HBox([self.start_button, self.stop_button]), self.progress,
                        self.loss_plot])
 
@@ -201,6 +204,8 @@ class Explorer(w.VBox):
         self._suggestions = {s.name: s for s in self.state.suggestions(topk=6)}
         self.candidates.options = [(f"{s.name:10s} R²={s.r2:.4f}  c={s.complexity:g}", s.name)
                                    for s in self._suggestions.values()]
+        if self._suggestions:  # the best candidate is the one Snap takes unless another is chosen
+            self.candidates.value = next(iter(self._suggestions))
         self._show_candidate()
 
     def _show_candidate(self) -> None:
@@ -278,7 +283,7 @@ class Explorer(w.VBox):
         self.progress.max, self.progress.value = steps, 0
         self._run_start = len(self.state.history)
         self._act(lambda: self.state.train(steps=steps, opt=self.opt.value,
-                                           lamb=float(self.lamb.value)))
+                                           lamb=float(self.lamb.value), lr=float(self.lr.value)))
 
     def _on_loss(self) -> None:
         """Called from the training thread after every step (throttled redraws)."""

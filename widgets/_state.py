@@ -55,6 +55,7 @@ class ExplorerState:
         self._max_history = max_history
         self._listeners: list[Callable[[str], None]] = []
         self._thread: threading.Thread | None = None
+        self._busy = False
         self._stop = threading.Event()
         self._gen = torch.Generator().manual_seed(int(seed))
         self._fallback_x = None
@@ -214,7 +215,8 @@ class ExplorerState:
     # ---- training --------------------------------------------------------------------------
     @property
     def training(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Whether a training run is going on (False from the moment it has finished)."""
+        return self._busy
 
     def train(self, steps: int = 50, opt: str = "LBFGS", lamb: float = 0.0,
               **fit_kwargs) -> threading.Thread:
@@ -247,9 +249,11 @@ class ExplorerState:
             except Exception as err:  # shown in the UI; the model keeps its last state
                 self.message = f"training failed: {err}"
             finally:
+                self._busy = False
                 self._notify("training")
                 self._notify("model")
 
+        self._busy = True
         self._thread = threading.Thread(target=run, name="kansci-train", daemon=True)
         self._thread.start()
         self._notify("training")
@@ -261,4 +265,5 @@ class ExplorerState:
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
-        return not self.training
+            return not thread.is_alive()
+        return True

@@ -1,0 +1,154 @@
+"""The explorer in a real JupyterLab (headless Chromium, harness: tests/browser.py).
+
+A notebook trains pykan's hellokan model (exp(sin(pi x) + y^2)), prunes it and shows an
+Explorer. Through the UI the test clicks an edge, snaps it to sin (the page draws it as
+symbolic and the Python model's edge is fixed), snaps the rest (the formula pane shows
+exp(sin(...) + ...)), starts training and stops it (the loss curve grew; training stopped
+within 2 s), then opens an Explorer of a [4, 10, 10, 1] model and clicks one of its edges.
+Timings are printed (the acceptance figures: a snap redraw <= 0.5 s, the big explorer
+interactive <= 3 s); screenshots go to tests/artifacts/.
+"""
+import re
+import time
+
+import nbformat
+
+from browser import (browser_page, lab_server, open_notebook, require_browser, run_all,
+                     run_new_cell, screenshot)
+
+SETUP = """\
+import torch, kansci as ks
+from kansci.widgets import Explorer
+f = lambda x: torch.exp(torch.sin(torch.pi * x[:, [0]]) + x[:, [1]] ** 2)
+ds = ks.create_dataset(f, n_var=2, seed=0, dtype=torch.float64)
+model = ks.MultKAN(width=[2, 5, 1], grid=3, k=3, seed=1, dtype=torch.float64)
+model.fit(ds, steps=50, lamb=1e-3, progress=False)
+model = model.prune()
+model.fit(ds, steps=50, progress=False)
+ex = Explorer(model, ds)
+ex"""
+
+BIG = """\
+gen = torch.Generator().manual_seed(0)
+xb = torch.rand(400, 4, generator=gen) * 2 - 1
+yb = (torch.sin(3 * xb[:, :1]) * xb[:, 1:2] + xb[:, 2:3] ** 2 - xb[:, 3:]).double()
+big = ks.MultKAN(width=[4, 10, 10, 1], grid=5, k=3, seed=0, dtype=torch.float64)
+big.fit((xb.double(), yb), steps=3, progress=False)
+big_ex = big.plot((xb.double(), yb))  # in Jupyter, model.plot() is the explorer
+big_ex"""
+
+
+def _notebook(path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+
+
+def _curve_points(page, explorer) -> int:
+    """Vertices of the training loss curve drawn in an explorer."""
+    d = explorer.locator('g[data-series="train"] path').first.get_attribute("d") or ""
+    return len(re.findall(r"[ML]", d))
+
+
+def test_explorer_snap_formula_train_stop(tmp_path):
+    require_browser()
+    _notebook(tmp_path / "explorer.ipynb")
+    t = {}
+    with lab_server([tmp_path / "explorer.ipynb"]) as lab, browser_page() as page:
+        open_notebook(page, lab.url("explorer.ipynb"))
+        run_all(page, timeout=180_000)
+        ex = page.locator(".kansci-explorer").first
+        ex.locator("svg.kansci-network").wait_for(timeout=30_000)
+        assert ex.locator("g.kansci-edge").count() == 3  # the pruned hellokan: [2, 1, 1]
+
+        # click the edge of x, pick sin among the candidates, snap
+        ex.locator('rect.kansci-box[data-edge="0,0,0"]').click()
+        title = ex.locator(".kansci-edge-title")
+        title.wait_for(timeout=10_000)
+        assert "layer 0, in 0, out 0" in title.inner_text()
+        select = ex.locator("select").first
+        select.locator("option").first.wait_for(state="attached", timeout=10_000)
+        labels = select.locator("option").all_inner_texts()
+        sin = next(lab_ for lab_ in labels if lab_.split()[0] == "sin")
+        select.select_option(label=sin)
+        t0 = time.monotonic()
+        ex.get_by_role("button", name="Snap", exact=True).click()
+        ex.locator('g.kansci-edge.kansci-symbolic[data-edge="0,0,0"]').wait_for(timeout=10_000)
+        t["snap redraw"] = time.monotonic() - t0
+        out = run_new_cell(page, "layer = ex.model.layers[0]\n"
+                                 "print(layer.sym_names[0][0], int(layer.sym_mask[0, 0]))")
+        assert out.strip() == "sin 1", out
+        screenshot(page, "explorer_snap")
+
+        # snap the rest: the formula pane shows exp(sin(...) + ...)
+        ex.get_by_role("button", name="Snap all").click()
+        formula = ex.locator(".kansci-formula")
+        formula.wait_for(timeout=60_000)
+        text = formula.get_attribute("data-formula")
+        assert re.search(r"exp\(.*sin\(.*x_1.*\).*x_2.*\)", text), text
+        assert ex.locator("g.kansci-edge.kansci-symbolic").count() == 3
+        out = run_new_cell(page, "import sympy\n"
+                                 "expr = ex.state.formula()[0]\n"
+                                 "fn = sympy.lambdify(sympy.symbols('x_1 x_2'), expr)\n"
+                                 "x = ds['test_input'].numpy()\n"
+                                 "pred = fn(x[:, 0], x[:, 1])\n"
+                                 "y = ds['test_label'].numpy()[:, 0]\n"
+                                 "print('R2', 1 - ((pred - y) ** 2).mean() / y.var())")
+        assert float(out.split()[-1]) > 0.99, out
+        screenshot(page, "explorer_formula")
+
+        # training: start, see the loss curve grow, stop within 2 s
+        ex.get_by_role("tab", name="Train").click()
+        ex.locator("select").filter(has_text="Adam").select_option("Adam")
+        steps = ex.locator(".widget-inline-hbox", has_text="steps").locator("input")
+        steps.fill("1000000")
+        steps.press("Enter")
+        ex.get_by_role("button", name="Start").click()
+        ex.locator('g[data-series="train"] path').first.wait_for(timeout=30_000)
+        first = _curve_points(page, ex)
+        deadline = time.monotonic() + 30
+        while _curve_points(page, ex) <= first + 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _curve_points(page, ex) > first + 5  # the loss curve grew
+        start = ex.get_by_role("button", name="Start")
+        assert start.is_disabled()
+        t0 = time.monotonic()
+        ex.get_by_role("button", name="Stop").click()
+        while start.is_disabled() and time.monotonic() - t0 < 10:
+            time.sleep(0.02)
+        t["stop"] = time.monotonic() - t0
+        assert t["stop"] < 2.0, t
+        out = run_new_cell(page, "print(ex.state.training, len(ex.state.history) > 5)\n"
+                                 "print('sin' in ex.formula.value)")
+        assert out.split() == ["False", "True", "True"], out  # the formula is still there
+        screenshot(page, "explorer_training")
+
+        # a [4, 10, 10, 1] explorer: time from running its cell until a click on an edge works
+        t0 = time.monotonic()
+        run_new_cell(page, BIG, timeout=120_000)
+        big = page.locator(".kansci-explorer").nth(1)
+        big.locator("svg.kansci-network").wait_for(timeout=30_000)
+        n_edges = big.locator("g.kansci-edge").count()
+        big.locator('rect.kansci-box[data-edge="1,3,4"]').click()
+        big.locator(".kansci-edge-title", has_text="layer 1, in 3, out 4").wait_for(timeout=30_000)
+        big.locator("select option").first.wait_for(state="attached", timeout=30_000)
+        t["big explorer interactive"] = time.monotonic() - t0
+        assert n_edges == 4 * 10 + 10 * 10 + 10
+        t0 = time.monotonic()  # a snap on the big network
+        big.get_by_role("button", name="Snap", exact=True).click()
+        big.locator('g.kansci-edge.kansci-symbolic[data-edge="1,3,4"]').wait_for(timeout=10_000)
+        t["big snap redraw"] = time.monotonic() - t0
+        screenshot(page, "explorer_big")
+
+        # an error (a formula that does not parse) is a readable message, not a dead widget
+        big.get_by_role("tab", name="Compile").click()
+        big.locator("input[type=text]").fill("sin(x_1 +")
+        big.get_by_role("button", name="Compile").click()
+        big.locator(".kansci-message", has_text="cannot parse").wait_for(timeout=10_000)
+        big.locator("input[type=text]").fill("x_1 * sin(x_2)")
+        big.get_by_role("button", name="Compile").click()
+        big.locator(".kansci-formula").wait_for(timeout=30_000)
+        assert big.locator("g.kansci-edge").count() < n_edges
+        assert not page.page_errors, page.page_errors
+    print("\nexplorer timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))
