@@ -146,3 +146,18 @@ def test_training_needs_matching_data(trained):
         state.train(steps=5)
     with pytest.raises(ValueError, match="no edge selected"):
         state.snap("sin")
+
+
+def test_dataframe_columns_name_the_network_nodes():
+    import pandas as pd
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(200, 2, generator=gen, dtype=torch.float64)
+    frame = pd.DataFrame(x.numpy(), columns=["mass", "speed"])
+    target = pd.DataFrame({"energy": (0.5 * x[:, 0] * x[:, 1] ** 2).numpy()})
+    state = ExplorerState(ks.MultKAN([2, 2, 1], seed=0, dtype=torch.float64), (frame, target))
+    view = network_view(state.model, state.x)
+    labels = {n["kind"]: [] for n in view["nodes"]}
+    for n in view["nodes"]:
+        labels[n["kind"]].append(n["label"])
+    assert labels["input"] == ["mass", "speed"] and labels["output"] == ["energy"]
