@@ -161,3 +161,16 @@ def test_dataframe_columns_name_the_network_nodes():
     for n in view["nodes"]:
         labels[n["kind"]].append(n["label"])
     assert labels["input"] == ["mass", "speed"] and labels["output"] == ["energy"]
+
+
+def test_plot_outside_jupyter_is_a_static_figure(trained, tmp_path):
+    model, ds = trained
+    fig = model.plot(ds, path=tmp_path / "net.html")
+    names = [t.name for t in fig.data if t.name]
+    assert sum(n.startswith("edge ") for n in names) == model.n_edge
+    assert (tmp_path / "net.html").stat().st_size > 1000
+    import importlib.util
+
+    if importlib.util.find_spec("kaleido") is None:  # images need plotly's kaleido
+        with pytest.raises(ImportError, match="kaleido"):
+            model.plot(ds, path=tmp_path / "net.png")

@@ -27,5 +27,13 @@ def plot(model, dataset=None, path=None, x=None):
     fig = figure(model, model._prepare(x))
     if path is not None:
         path = str(path)
-        fig.write_html(path) if path.endswith(".html") else fig.write_image(path)
+        if path.endswith(".html"):
+            fig.write_html(path)
+        else:
+            try:
+                import kaleido  # noqa: F401  (plotly's image export)
+            except ImportError as err:
+                raise ImportError(f"saving {path!r} as an image needs kaleido (pip install "
+                                  "kaleido); a .html path needs nothing more.") from err
+            fig.write_image(path)
     return fig
