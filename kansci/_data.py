@@ -34,7 +34,9 @@ def as_tensor(data, what: str, dtype: torch.dtype, device) -> Tensor:
             raise TypeError(f"{what} must be numeric array-like; got {type(data).__name__}.") from e
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise TypeError(f"{what} must be numeric; got an array of dtype {arr.dtype}.")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        # a read-only array (e.g. a pandas copy-on-write view) is copied, never shared
+        arr = np.ascontiguousarray(arr) if arr.flags.writeable else np.array(arr, order="C")
+        t = torch.from_numpy(arr)
     if t.is_complex():
         raise TypeError(f"{what} must be real-valued; got dtype {t.dtype}.")
     if t.ndim == 1:

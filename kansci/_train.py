@@ -250,7 +250,7 @@ class _Run:
             else:
                 obj = self.objective(xb, yb, feats0, cov0)
                 obj.backward()
-                value = float(obj)
+                value = float(obj.detach())
             seen[value] = self.last
             return value
 

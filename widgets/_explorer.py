@@ -147,9 +147,8 @@ class Explorer(w.VBox):
         try:
             with self._lock:
                 result = fn()
-            if done:
-                label = result if isinstance(result, str) else ""
-                self._say(f"{done} {label}".strip())
+            label = result if isinstance(result, str) else ""
+            self._say(f"{done} {label}".strip() if done else "")  # success clears old errors
         except Exception as err:  # a readable message in the widget, never a dead widget
             self._say(f"{type(err).__name__}: {err}", error=True)
 
