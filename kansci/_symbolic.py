@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._simplify import tidy
+from ._threads import for_size, threads
 from ._symbolic_fit import fit_affine_many
 from ._symbolic_lib import SYMBOLIC_LIB, get_function
 
@@ -64,7 +65,9 @@ def rank_functions(xs, ys, names, weight_simple: float = 0.8) -> list[Suggestion
     """Every library function in ``names`` fitted to the curve ys(xs) (both (n,)) as
     c f(a x + b) + d, ranked best first."""
     out = []
-    fits = fit_affine_many(xs, ys, [SYMBOLIC_LIB[name].torch_fn for name in names])
+    # a curve of a few hundred points is small work: one thread (see _threads)
+    with threads(for_size(xs.numel() * 64, xs.device)):
+        fits = fit_affine_many(xs, ys, [SYMBOLIC_LIB[name].torch_fn for name in names])
     for name, (params, r2) in zip(names, fits):
         fn = SYMBOLIC_LIB[name]
         r2_loss = math.log2(1 + 1e-5 - min(r2, 1.0))
