@@ -98,7 +98,9 @@ def expand_depth(model):
 
 def perturb(model, mag: float = 0.0):
     """A copy whose switched-off edges get their spline branch on (scale_base 0, scale_sp
-    mag / sqrt(in)); with mag = 0 the output is unchanged but those edges can learn."""
+    mag / sqrt(in)); with mag = 0 the output is unchanged. An edge into a node whose other
+    inputs are all zero (a new multiplication node, or a new sum node's edges next to a zero
+    outgoing edge) gets no gradient at mag = 0: use a small mag (e.g. 0.01) to let it learn."""
     if not math.isfinite(mag) or mag < 0:
         raise ValueError(f"mag must be a finite number >= 0; got {mag!r}.")
     new = copy.deepcopy(model)

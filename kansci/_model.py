@@ -400,7 +400,7 @@ class MultKAN(nn.Module):
 
     def perturb(self, mag: float = 0.0) -> "MultKAN":
         """A copy whose switched-off edges get a trainable spline branch (output unchanged
-        for mag = 0)."""
+        for mag = 0; a small mag such as 0.01 lets edges of new nodes learn, see _expand)."""
         from ._expand import perturb
         return perturb(self, mag)
 
