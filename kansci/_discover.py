@@ -33,7 +33,7 @@ from . import _routes as routes
 from ._data import as_tensor
 from ._formula import Formula, refit_constants
 from ._model import MultKAN
-from ._simplify import SIMPLIFY_MAX, SIMPLIFY_S, complexity, tidy, within
+from ._simplify import SIMPLIFY_MAX, SIMPLIFY_S, complexity, tidy, tidy_exact, within
 from ._symbolic import _snap
 
 _EXACT = 1e-12  # held-out NMSE below which a formula counts as exact (ends the search)
@@ -157,7 +157,8 @@ class _Search:
         for tol in (1e-4, 1e-3):
             snapped = within(SIMPLIFY_S, lambda: _snap(expr, tol), expr)
             if snapped != expr:
-                refit, _ = refit_constants(tidy(snapped), self.symbols, self.x_fit, self.y_fit)
+                refit, _ = refit_constants(tidy_exact(snapped), self.symbols, self.x_fit,
+                                           self.y_fit)
                 err = self.nmse(refit)
                 if _close(err, best_err, _SNAP_EXACT):
                     best, best_err = refit, err

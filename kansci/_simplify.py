@@ -33,6 +33,16 @@ def tidy(expr: sympy.Expr, seconds: float = SIMPLIFY_S) -> sympy.Expr:
                   unbounded=lambda: sympy.simplify(expr) if size <= 15 else expr)
 
 
+def tidy_exact(expr: sympy.Expr, seconds: float = SIMPLIFY_S) -> sympy.Expr:
+    """``tidy`` with every float constant held as a symbol meanwhile, so that simplify cannot
+    turn the exact rationals next to them into floats (5/12 a + 0.2778 b stays so)."""
+    floats = {f: sympy.Dummy() for f in expr.atoms(sympy.Float)}
+    if not floats:
+        return tidy(expr, seconds)
+    out = tidy(expr.xreplace(floats), seconds)
+    return out.xreplace({d: f for f, d in floats.items()})
+
+
 class _OutOfTime(Exception):
     pass
 

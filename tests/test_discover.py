@@ -146,3 +146,15 @@ def test_cli_prints_the_formula_as_json(tmp_path, capsys):
     assert out["r2"] > 1 - 1e-9 and out["variables"] == ["p", "q"] and out["equations"]
     assert cli(["discover", str(path), "--target", "missing"]) == 2
     assert "no column 'missing'" in capsys.readouterr().err
+
+
+def test_simplifying_keeps_snapped_rationals_next_to_floats():
+    import sympy
+
+    from kansci._simplify import tidy_exact
+
+    a, b = sympy.symbols("a b")
+    expr = sympy.Rational(5, 12) * a ** 2 + sympy.Float(0.2777777777) * b
+    out = tidy_exact(expr)
+    assert out.coeff(a ** 2) == sympy.Rational(5, 12)  # plain simplify makes it 0.41666...
+    assert abs(float(out.coeff(b)) - 0.2777777777) < 1e-12
