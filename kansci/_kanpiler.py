@@ -32,14 +32,19 @@ _PARSE_NAMES = {"sin", "cos", "tan", "tanh", "exp", "log", "asin", "acos", "atan
 _TRANSFORMS = standard_transformations + (rationalize,)  # "1.5" -> 3/2: decimals are exact
 
 
+def _tokens(text: str) -> list:
+    """Python tokens of a formula string (ValueError naming the formula if it has none)."""
+    try:
+        return list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError) as e:
+        raise ValueError(f"cannot parse formula {text!r}: {e}") from None
+
+
 def formula_names(text: str) -> list[str]:
     """The variable names a formula string uses (names that are not known functions or
     constants), in order of first appearance."""
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, SyntaxError) as e:
-        raise ValueError(f"cannot parse formula {text!r}: {e}") from None
-    names = [t.string for t in tokens if t.type == tokenize.NAME and t.string not in _PARSE_NAMES]
+    names = [t.string for t in _tokens(text)
+             if t.type == tokenize.NAME and t.string not in _PARSE_NAMES]
     return list(dict.fromkeys(names))
 
 
@@ -47,11 +52,7 @@ def parse_formula(text: str, variables) -> sympy.Expr:
     """Parse a formula string over ``variables`` without evaluating arbitrary code: every name
     in it must be a variable or a known function or constant."""
     names = [str(v) for v in variables]
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, SyntaxError) as e:
-        raise ValueError(f"cannot parse formula {text!r}: {e}") from None
-    for tok in tokens:
+    for tok in _tokens(text):
         if tok.type == tokenize.NAME and tok.string not in _PARSE_NAMES and tok.string not in names:
             raise ValueError(f"formula {text!r} uses {tok.string!r}, which is neither a variable "
                              f"({', '.join(names)}) nor a known function.")

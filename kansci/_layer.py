@@ -90,22 +90,22 @@ class KANLayer(nn.Module):
     def table(self) -> Tensor:
         """``basis_table`` of the current grid (cached until the grid changes; built as an
         ordinary tensor even when first asked for in inference mode)."""
-        key = (self.grid._version, self.grid.data_ptr(), self.grid.dtype)
-        if self._table is None or self._table[0] != key:
-            with torch.inference_mode(False), torch.no_grad():
-                self._table = (key, basis_table(self.grid, self.k))
-        return self._table[1]
+        return self._cached_table("_table", None)
 
     def dense_table(self):
         """The basis table in the dense layout the kernels read (cached like ``table``)."""
         table = self.table()
-        if not table.local:
-            return table
+        return table if not table.local else self._cached_table("_dense", False)
+
+    def _cached_table(self, slot: str, local: bool | None):
+        """``basis_table(grid, k, local)`` kept in attribute ``slot`` until the grid changes."""
         key = (self.grid._version, self.grid.data_ptr(), self.grid.dtype)
-        if self._dense is None or self._dense[0] != key:
+        cached = getattr(self, slot)
+        if cached is None or cached[0] != key:
             with torch.inference_mode(False), torch.no_grad():
-                self._dense = (key, basis_table(self.grid, self.k, local=False))
-        return self._dense[1]
+                cached = (key, basis_table(self.grid, self.k, local))
+            setattr(self, slot, cached)
+        return cached[1]
 
     def features(self, x: Tensor) -> Tensor:
         """x (batch, in) -> features (batch, in, G+k+1)."""
@@ -122,7 +122,7 @@ class KANLayer(nn.Module):
         w = self.weight()  # (in, F, out)
         if kernel is not None:
             y = kernel.apply(x, w, self.grid, self.dense_table())
-            a = (self.features(x) if feats is None else feats) if with_scale else None
+            a = feats  # edge_scale builds the features if it needs them
         else:
             a = self.features(x) if feats is None else feats  # (batch, in, F)
             y = a.view(a.shape[0], -1) @ w.view(-1, self.out_dim)

@@ -73,7 +73,12 @@ def prune_node(model, threshold: float = 1e-2, x=None, active=None):
     one list of node indices per hidden layer). Each hidden layer keeps at least its best node."""
     threshold = _threshold("threshold", threshold)
     stats = attribute(model, x)
-    keep = _node_keep(model, threshold, active)
+    return _remove_nodes(model, _node_keep(model, threshold, active), stats)
+
+
+def _remove_nodes(model, keep: list[torch.Tensor], stats):
+    """A copy with only the nodes ``keep`` (per layer, bool), the outgoing edges of the others
+    folded into the next biases (``stats``: the model's layer statistics)."""
     model = copy_model(model)
     for l in range(1, model.depth):  # fold the outgoing edges of removed nodes of layer l
         gone = ~keep[l]
@@ -125,11 +130,11 @@ def prune_plan(model, node_th: float = 1e-2, edge_th: float = 3e-2, x=None):
     """What ``prune(node_th, edge_th, x)`` removes, in this model's numbering: (nodes, edges)
     with nodes[l] bool (width_in[l],) and edges[l] bool (in, out) True where a node or an
     active edge goes (edges of removed nodes included). The model is not changed."""
-    _threshold("node_th", node_th)
+    node_th = _threshold("node_th", node_th)
     edge_th = _threshold("edge_th", edge_th)
-    attribute(model, x)
+    stats = attribute(model, x)
     keep = _node_keep(model, node_th)
-    pruned = prune_node(model, node_th, x)
+    pruned = _remove_nodes(model, keep, stats)
     attribute(pruned, x)
     edges = []
     for l, layer in enumerate(model.layers):

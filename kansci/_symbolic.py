@@ -18,9 +18,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ._simplify import tidy
-from ._threads import for_size, threads
 from ._symbolic_fit import fit_affine_many
 from ._symbolic_lib import SYMBOLIC_LIB, get_function
+from ._threads import for_size, threads
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def _snap(expr, tol: float):
     return expr.xreplace({f: snap_constant(float(f), tol) for f in expr.atoms(sympy.Float)})
 
 
-SIMPLIFY_S = 5.0  # seconds sympy's simplify may take per output formula
+FORMULA_SIMPLIFY_S = 5.0  # seconds sympy's simplify may take per output formula
 
 
 def symbolic_formula(model, var=None, simplify: bool = True, snap_tol: float | None = 1e-4):
@@ -141,7 +141,7 @@ def symbolic_formula(model, var=None, simplify: bool = True, snap_tol: float | N
     var: names or sympy symbols of the model's original inputs (default: ``model.in_vars`` or
     x_1 .. x_n). Floats within ``snap_tol`` of small rationals (or rational multiples of pi, e)
     are snapped (None: no snapping). ``simplify`` runs sympy's simplify for at most
-    SIMPLIFY_S seconds per output (in the main thread; elsewhere only on small expressions)."""
+    FORMULA_SIMPLIFY_S seconds per output (in the main thread; elsewhere only on small expressions)."""
     names = var if var is not None else model.in_vars
     if names is None:
         names = [f"x_{k + 1}" for k in range(model.n_in)]
@@ -178,7 +178,7 @@ def symbolic_formula(model, var=None, simplify: bool = True, snap_tol: float | N
         if snap_tol is not None:
             e = _snap(e, snap_tol)
         if simplify:  # sympy's simplify, given a few seconds (it can take minutes)
-            e = tidy(e, SIMPLIFY_S)
+            e = tidy(e, FORMULA_SIMPLIFY_S)
             if snap_tol is not None:
                 e = _snap(e, snap_tol)
         out.append(e)

@@ -177,14 +177,17 @@ class Explorer(w.VBox):
     def _refresh(self) -> None:
         """Redraw what depends on the model: network, inspector, formula, buttons."""
         try:
-            self.network.view = network_view(self.state.model, self.state.x, self._faded,
-                                             *self._size)
+            self._draw_network(self._faded)
             self.network.select(edge_id(*self.state.selected) if self.state.selected else None)
             self._show_edge()
             self._show_formula()
         except Exception as err:
             self._say(f"cannot draw the model: {err}", error=True)
         self._sync_training()
+
+    def _draw_network(self, faded) -> None:
+        """Send the current model's drawing (with a pruning preview ``faded``, or None)."""
+        self.network.view = network_view(self.state.model, self.state.x, faded, *self._size)
 
     def _show_edge(self) -> None:
         edge = self.state.selected
@@ -265,7 +268,7 @@ class Explorer(w.VBox):
         n_nodes = sum(int(n.sum()) for n in nodes)
         n_edges = sum(int(e.sum()) for e in edges)
         self.prune_info.value = f"would remove {n_nodes} node(s) and {n_edges} edge(s)"
-        self.network.view = network_view(self.state.model, self.state.x, self._faded, *self._size)
+        self._draw_network(self._faded)
 
     def _clear_preview(self) -> None:
         self._faded = None
@@ -294,8 +297,7 @@ class Explorer(w.VBox):
         if now - self._last_view >= VIEW_PERIOD_S:
             self._last_view = now
             try:  # between two steps: the parameters are consistent
-                self.network.view = network_view(self.state.model, self.state.x, None,
-                                                 *self._size)
+                self._draw_network(None)
             except Exception:
                 pass  # a transient drawing failure must not stop training
 

@@ -113,19 +113,26 @@ class ExplorerState:
             raise
         if isinstance(result, MultKAN):
             self.model = result
-        self._past.append((label, before))
-        del self._past[:-self._max_history]
-        self._future.clear()
-        if self.selected is not None and not self._edge_exists(self.selected):
-            self.selected = None
+        self._remember(label, before)
+        self._drop_stale_selection()
         self.message = ""
         self._notify("model")
         return result
 
-    def _edge_exists(self, edge) -> bool:
-        l, i, j = edge
+    def _remember(self, label: str, before) -> None:
+        """Keep the model as it was before an edit for undo (a new edit ends any redo)."""
+        self._past.append((label, before))
+        del self._past[:-self._max_history]
+        self._future.clear()
+
+    def _drop_stale_selection(self) -> None:
+        """Forget the selected edge if the current model has no such edge."""
+        if self.selected is None:
+            return
+        l, i, j = self.selected
         layers = self.model.layers
-        return l < len(layers) and i < layers[l].in_dim and j < layers[l].out_dim
+        if not (l < len(layers) and i < layers[l].in_dim and j < layers[l].out_dim):
+            self.selected = None
 
     def snap(self, name: str, edge: tuple[int, int, int] | None = None) -> float | None:
         """Snap an edge (default: the selected one) to function ``name``; returns the fit's r2."""
@@ -188,8 +195,7 @@ class ExplorerState:
         label, model = source.pop()
         target.append((label, self.model))
         self.model = model
-        if self.selected is not None and not self._edge_exists(self.selected):
-            self.selected = None
+        self._drop_stale_selection()
         self._notify("model")
         return label
 
@@ -227,9 +233,7 @@ class ExplorerState:
         if self.data is None or self.data["train_input"].shape[1] != self.model.n_in:
             raise ValueError("no training data for this model: pass a dataset whose inputs "
                              "match the model's.")
-        self._past.append((f"train {steps} steps", copy_model(self.model)))
-        del self._past[:-self._max_history]
-        self._future.clear()
+        self._remember(f"train {steps} steps", copy_model(self.model))
         self._stop.clear()
         self.message = ""
 

@@ -23,6 +23,12 @@ svg.${NS} text.kansci-empty { fill: #888; font-size: 11px; text-anchor: middle; 
 svg.${NS} path.kansci-line { fill: none; stroke-width: 1.5; stroke-linejoin: round; stroke-linecap: round; }
 `;
 
+// [lo, hi] widened by ``frac`` of its span on each side (a single value: by 10% of it, or 1)
+function padRange(lo, hi, frac) {
+  const d = hi === lo ? Math.abs(lo) * 0.1 || 1 : (hi - lo) * frac;
+  return [lo - d, hi + d];
+}
+
 function esc(s) {
   return String(s)
     .replace(/&/g, "&amp;")
@@ -190,15 +196,7 @@ export function buildSVG(state) {
     y0 = logY ? 0.1 : 0;
     y1 = 1;
   }
-  if (x1 === x0) {
-    const d = Math.abs(x0) * 0.1 || 1;
-    x0 -= d;
-    x1 += d;
-  } else {
-    const d = (x1 - x0) * 0.02;
-    x0 -= d;
-    x1 += d;
-  }
+  [x0, x1] = padRange(x0, x1, 0.02);
   let ly0, ly1; // y range in plot units (log10 if log_y)
   if (logY) {
     ly0 = Math.log10(y0);
@@ -212,17 +210,7 @@ export function buildSVG(state) {
       ly1 += d;
     }
   } else {
-    if (y1 === y0) {
-      const d = Math.abs(y0) * 0.1 || 1;
-      y0 -= d;
-      y1 += d;
-    } else {
-      const d = (y1 - y0) * 0.05;
-      y0 -= d;
-      y1 += d;
-    }
-    ly0 = y0;
-    ly1 = y1;
+    [ly0, ly1] = padRange(y0, y1, 0.05);
   }
 
   // ticks and their labels (labels decide the left margin)
