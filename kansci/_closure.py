@@ -8,7 +8,9 @@ the backward needs, then back-propagates explicitly, writing every parameter gra
 parameter-sized tensors, is also differentiated by hand. ``supports`` says when it applies;
 otherwise training uses the autograd path, which is also the test oracle for this one.
 
-The regulariser's gradient is written out too (``_reg_layer``).
+The regulariser's gradient is written out too (``_regularizer``). Every per-sample tensor is
+batch-last (inputs (in, batch), features (F, in, batch), outputs (out, batch)): on a CPU that
+layout makes the element-wise work several times cheaper (see ``_batchlast``).
 
 Per layer (features A (batch, in, F), weights W (in, F, out), output affine (s, c)):
     z = A W s + c;  P = A^T dz;  dW = P s;  ds = sum_f P W;  dc = sum_b dz;  dA = dz (W s)^T
@@ -26,8 +28,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ._layer import block_apply, centred_cov
-from ._spline import spline_features
+from ._batchlast import features_t
 
 
 def supports(model, loss_fn, reg_weights, x: Tensor) -> bool:
@@ -40,13 +41,14 @@ def supports(model, loss_fn, reg_weights, x: Tensor) -> bool:
     return all(len(set(a)) <= 1 for a in model.mult_arity)
 
 
-def _exclusive_prod(z: Tensor) -> Tensor:
-    """prod_{i != j} z[..., i] for every j (no division, exact with zeros)."""
-    if z.shape[-1] == 2:
-        return z.flip(-1)
-    ones = torch.ones_like(z[..., :1])
-    left = torch.cat([ones, z[..., :-1].cumprod(-1)], -1)
-    right = torch.cat([ones, z.flip(-1)[..., :-1].cumprod(-1)], -1).flip(-1)
+def _exclusive_prod(z: Tensor, dim: int) -> Tensor:
+    """prod_{i != j} of z along ``dim``, for every j (no division, exact with zeros)."""
+    n = z.shape[dim]
+    if n == 2:
+        return z.flip(dim)
+    ones = torch.ones_like(z.narrow(dim, 0, 1))
+    left = torch.cat([ones, z.narrow(dim, 0, n - 1).cumprod(dim)], dim)
+    right = torch.cat([ones, z.flip(dim).narrow(dim, 0, n - 1).cumprod(dim)], dim).flip(dim)
     return left * right
 
 
@@ -54,43 +56,60 @@ def _set_grad(p: Tensor, value: Tensor) -> None:
     p.grad.add_(value)
 
 
-def _entropy_and_grad(vec: Tensor, dim: int) -> tuple[float, Tensor]:
-    """pykan's entropy term mean(-sum_dim p log2(p + 1e-4)), p = vec / (sum_dim vec + 1), and
-    its gradient with respect to vec (same shape)."""
-    total = vec.sum(dim, keepdim=True) + 1
-    p = vec / total
+def _entropies(vecs: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+    """pykan's two entropy terms of every layer's edge scales, summed, and their gradients.
+
+    For vec (in, out): mean over columns of -sum_i p log2(p + 1e-4), p = vec / (sum_i vec + 1),
+    plus the same over rows. All layers' vec and vec^T are packed, zero-padded, into one
+    (2 L, m, m) stack so the terms cost one set of operations (padding adds nothing: p = 0
+    there). Returns the total (0-d) and, per layer, its gradient with respect to vec."""
+    n = len(vecs)
+    m = max(max(v.shape) for v in vecs)
+    stack = vecs[0].new_zeros(2 * n, m, m)
+    groups = []
+    for l, v in enumerate(vecs):
+        stack[l, :v.shape[0], :v.shape[1]] = v  # entropy over the inputs of each output
+        stack[n + l, :v.shape[1], :v.shape[0]] = v.t()  # over the outputs of each input
+        groups.append(v.shape[1])
+    groups += [v.shape[0] for v in vecs]
+    inv = torch.tensor(groups, dtype=stack.dtype).reciprocal_().to(stack.device).view(-1, 1, 1)
+    total = stack.sum(1, keepdim=True) + 1
+    p = stack / total
     pe = p + 1e-4
     lg = torch.log2(pe)
-    plg = p * lg
-    groups = vec.shape[1 - dim]
-    value = -float(plg.sum()) / groups
+    value = -(p * lg * inv).sum()
     q = torch.add(lg, p / pe, alpha=1 / math.log(2))  # -d(-p log2(p + eps))/dp
-    grad = ((q * p).sum(dim, keepdim=True) - q).div_(total.mul_(groups))
-    return value, grad
+    grad = ((q * p).sum(1, keepdim=True) - q).div_(total).mul_(inv)
+    return value, [grad[l, :v.shape[0], :v.shape[1]] + grad[n + l, :v.shape[1], :v.shape[0]].t()
+                   for l, v in enumerate(vecs)]
 
 
-def _reg_layer(w: Tensor, cov: Tensor, den: Tensor, l1: float, ent: float, lamb: float,
-               inner: bool):
-    """One layer's regulariser (L1 + entropies of the edge scales) and lamb times its
-    gradients with respect to w (in, F, out) and, for an ``inner`` layer (whose inputs are
-    trained), 2 Cov (in, F, F) (the gradient of a symmetric argument, already symmetrised)
-    and den = std(x) + 0.1 (in, 1).
+def _regularizer(layers: list[tuple], l1: float, ent: float, lamb: float):
+    """pykan's regulariser (L1 + entropies of the edge scales) and lamb times its gradients.
+
+    ``layers`` holds per layer (w (in, F, out), Cov (in, F, F), den (in, 1), inner): den is
+    std(x) + 0.1 of its inputs, and ``inner`` says the inputs are trained (not data). Returns
+    the value (float) and per layer (d w, 2 d Cov (symmetrised) or None, d den or None).
 
     Edge scale: vec = sqrt(w^T Cov w) / den, so d vec / d w = Cov w / (sqrt(.) den)."""
-    cw = torch.bmm(cov, w)  # (in, F, out)
-    root = (cw * w).sum(1).clamp_min_(1e-20).sqrt_()  # (in, out)
-    vec = root / den
-    e_in, g_in = _entropy_and_grad(vec, 0)
-    e_out, g_out = _entropy_and_grad(vec, 1)
-    value = l1 * float(vec.sum()) + ent * (e_in + e_out)
-    g_vec = torch.add(g_in, g_out).mul_(lamb * ent).add_(lamb * l1)  # (in, out)
-    h = g_vec / (root * den)  # d reg / d var * 2
-    g_w = cw * h.unsqueeze(1)
-    if not inner:
-        return value, (g_w, None, None)
-    g_cov2 = torch.bmm(w * h.unsqueeze(1), w.transpose(1, 2))  # 2 d reg / d Cov
-    g_den = (g_vec * vec).sum(1, keepdim=True).neg_().div_(den)  # d reg / d den, (in, 1)
-    return value, (g_w, g_cov2, g_den)
+    cws = [torch.bmm(cov, w) for w, cov, _, _ in layers]  # (in, F, out)
+    roots = [(cw * w).sum(1).clamp_min_(1e-20).sqrt_() for cw, (w, *_) in zip(cws, layers)]
+    vecs = [root / den for root, (_, _, den, _) in zip(roots, layers)]
+    entropy, g_ents = _entropies(vecs)
+    l1_sum = torch.stack([v.sum() for v in vecs]).sum()
+    value = float(l1 * l1_sum + ent * entropy)
+    grads = []
+    for (w, _, den, inner), cw, root, vec, g_ent in zip(layers, cws, roots, vecs, g_ents):
+        g_vec = g_ent.mul_(lamb * ent).add_(lamb * l1)  # (in, out)
+        h = g_vec / (root * den)  # d reg / d var * 2
+        g_w = cw * h.unsqueeze(1)
+        if not inner:
+            grads.append((g_w, None, None))
+            continue
+        g_cov2 = torch.bmm(w * h.unsqueeze(1), w.transpose(1, 2))  # 2 d reg / d Cov
+        g_den = (g_vec * vec).sum(1, keepdim=True).neg_().div_(den)  # d reg / d den, (in, 1)
+        grads.append((g_w, g_cov2, g_den))
+    return value, grads
 
 
 class _LayerRefs(NamedTuple):
@@ -135,87 +154,118 @@ def plan(model) -> list[_LayerRefs]:
     return out
 
 
+class StepData(NamedTuple):
+    """What the evaluations of one step share, batch-last (see ``_batchlast``)."""
+
+    x_t: Tensor  # (in, batch): the first layer's inputs
+    y_t: Tensor | None  # (out, batch): the labels
+    feats0: Tensor  # (F, in, batch): the first layer's features (constant until the grid moves)
+    cov0: Tensor | None  # (in, F, F): their covariance (for the regulariser)
+    sx0: Tensor | None  # (in,): std of the inputs (None for a batch of one)
+
+
+def _cov_t(ac: Tensor) -> Tensor:
+    """Per-input covariance (in, F, F) of centred batch-last features ac (F, in, batch)."""
+    a = ac.permute(1, 0, 2)
+    return torch.bmm(a, a.transpose(1, 2)).div_(max(ac.shape[-1] - 1, 1))
+
+
 @torch.inference_mode()
-def forward(model, refs: list[_LayerRefs], xb: Tensor, feats0: Tensor | None = None,
-            keep: bool = False):
-    """The model's output for xb (batch, n_in) along the training path; with ``keep`` also
+def step_data(model, xb: Tensor, yb: Tensor | None = None, reg: bool = False) -> StepData:
+    """``StepData`` of inputs xb (batch, n_in) and labels yb (batch, n_out); with ``reg`` also
+    the regulariser's statistics of the first layer (its inputs are data)."""
+    x_t = model._select_inputs(xb).t().contiguous()
+    layer = model.layers[0]
+    feats0, _ = features_t(x_t, layer.grid, layer.column_table(), layer.base_fun, False)
+    cov0 = sx0 = None
+    if reg:
+        cov0 = _cov_t(feats0 - feats0.mean(-1, keepdim=True))
+        sx0 = x_t.std(1) if x_t.shape[1] > 1 else None
+    y_t = yb.t().contiguous() if yb is not None else None
+    return StepData(x_t, y_t, feats0, cov0, sx0)
+
+
+@torch.inference_mode()
+def forward(model, refs: list[_LayerRefs], data: StepData, keep: bool = False):
+    """The model's output (out, batch) on ``data`` along the training path; with ``keep`` also
     what the backward needs per layer (features with their x-derivatives, weights, ...).
     Runs in inference mode (less per-operation overhead; nothing made here outlives it)."""
-    x = model._select_inputs(xb)
-    batch = x.shape[0]
+    x = data.x_t
+    batch = x.shape[1]
     cache = []
     for l, ref in enumerate(refs):
-        layer, s, c, ns, nc, arity = ref.layer, ref.s, ref.c, ref.ns, ref.nc, ref.arity
-        if l == 0 and feats0 is not None:
-            a, da = feats0, None
+        layer, arity = ref.layer, ref.arity
+        if l == 0:
+            a, da = data.feats0, None
         else:
-            a, da = spline_features(x, layer.grid, layer.table(), layer.base_fun, keep and l > 0)
+            a, da = features_t(x, layer.grid, layer.column_table(), layer.base_fun, keep)
         msp = ref.scale_sp if ref.full_mask else ref.mask * ref.scale_sp
         wb = ref.scale_base if ref.full_mask else ref.mask * ref.scale_base
         w = torch.cat([wb.unsqueeze(1), (msp.unsqueeze(-1) * ref.coef).transpose(1, 2)], 1)
-        s_eff, c_eff = ref.fixed if ref.fixed is not None else output_affine(arity, s, c, ns, nc)
-        ws = w if ref.unit else w * s_eff
-        z = torch.addmm(c_eff, a.view(batch, -1), ws.view(-1, ws.shape[-1]))
+        s_eff, c_eff = ref.fixed if ref.fixed is not None else output_affine(arity, ref.s, ref.c,
+                                                                             ref.ns, ref.nc)
+        wf = w.transpose(0, 1) if ref.unit else w.transpose(0, 1) * s_eff  # (F, in, out)
+        wf = wf.reshape(-1, wf.shape[-1])
+        z = torch.addmm(c_eff.unsqueeze(1), wf.t(), a.view(-1, batch))  # (out, batch)
         pre = zm = None
         if arity:
             n_sum = ref.n_sum
-            zm = z[:, n_sum:].view(batch, len(arity), arity[0])
-            pre = torch.cat([z[:, :n_sum], zm.prod(-1)], 1)
-            y = torch.addcmul(nc, pre, ns)
+            zm = z[n_sum:].view(len(arity), arity[0], batch)
+            pre = torch.cat([z[:n_sum], zm.prod(1)], 0)
+            y = torch.addcmul(ref.nc.unsqueeze(1), pre, ref.ns.unsqueeze(1))
         else:
             y = z
         if keep:
-            cache.append((x, a, da, w, ws, s_eff, msp, pre, zm))
+            cache.append((x, a, da, w, wf, s_eff, msp, pre, zm))
         x = y
     return x, cache
 
 
 @torch.inference_mode()
-def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0: Tensor,
-                  cov0: Tensor | None, sx0: Tensor | None, lamb: float,
+def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
                   reg_weights) -> tuple[Tensor, float]:
-    """MSE (+ lamb * regulariser) at xb, yb; adds the gradient into every parameter's .grad.
-    ``refs`` is ``plan(model)``; feats0, cov0 and sx0 are the first layer's features, their
-    covariance and the std of its inputs (constants of the data). Returns the MSE (0-d
-    tensor) and the regulariser (a float, 0 when lamb == 0)."""
-    x, cache = forward(model, refs, xb, feats0, keep=True)
-    batch = x.shape[0]
-    r = x - yb
+    """MSE (+ lamb * regulariser) on ``data``; adds the gradient into every parameter's .grad.
+    ``refs`` is ``plan(model)``, ``data`` is ``step_data(model, x, y, reg=lamb > 0)``. Returns
+    the MSE (0-d tensor) and the regulariser (a float, 0 when lamb == 0)."""
+    x, cache = forward(model, refs, data, keep=True)
+    batch = x.shape[1]
+    r = x - data.y_t
     mse = r.square().mean()
-    g = r * (2.0 / r.numel())
+    g = r * (2.0 / r.numel())  # (out, batch)
 
     reg = 0.0
     reg_grads = [None] * model.depth
     if lamb > 0:
-        l1, ent = reg_weights[0], reg_weights[1]
+        layers, centred = [], []
         for l, (xl, a, _, w, *_rest) in enumerate(cache):
-            if l == 0:
-                cov, ac, sx = cov0, None, sx0
+            if l == 0:  # the first layer's inputs are data: nothing flows into them
+                cov, ac, sx = data.cov0, None, data.sx0
             else:
-                ac = a - a.mean(0)
-                cov = centred_cov(ac)
-                sx = xl.std(0) if batch > 1 else None
+                ac = a - a.mean(-1, keepdim=True)
+                cov = _cov_t(ac)
+                sx = xl.std(1) if batch > 1 else None
             den = (sx + 0.1).unsqueeze(1) if sx is not None else w.new_full((w.shape[0], 1), 0.1)
-            r_l, grads = _reg_layer(w, cov, den, l1, ent, lamb, inner=l > 0 and sx is not None)
-            reg += r_l
-            # the first layer's inputs are data: nothing flows into them
-            reg_grads[l] = (*grads, ac, sx)
+            layers.append((w, cov, den, l > 0 and sx is not None))
+            centred.append((ac, sx))
+        reg, grads = _regularizer(layers, reg_weights[0], reg_weights[1], lamb)
+        reg_grads = [(*g, *c) for g, c in zip(grads, centred)]
 
     for l in range(len(refs) - 1, -1, -1):
         ref = refs[l]
-        xl, a, da, w, ws, s_eff, msp, pre, zm = cache[l]
+        xl, a, da, w, wf, s_eff, msp, pre, zm = cache[l]
         s, c, ns, nc, affine = ref.s, ref.c, ref.ns, ref.nc, ref.affine
         if zm is not None:
             n_sum = ref.n_sum
             if affine:
-                _set_grad(nc, g.sum(0))
-                _set_grad(ns, (g * pre).sum(0))
-            gp = g * ns
-            gzm = gp[:, n_sum:].unsqueeze(-1) * _exclusive_prod(zm)
-            gz = torch.cat([gp[:, :n_sum], gzm.flatten(1)], 1)
+                _set_grad(nc, g.sum(1))
+                _set_grad(ns, (g * pre).sum(1))
+            gp = g * ns.unsqueeze(1)
+            gzm = gp[n_sum:].unsqueeze(1) * _exclusive_prod(zm, 1)
+            gz = torch.cat([gp[:n_sum], gzm.flatten(0, 1)], 0)
         else:
             gz = g
-        proj = (a.view(batch, -1).t() @ gz).view(w.shape)  # (in, F, out)
+        n_feat, in_dim = a.shape[:2]
+        proj = (a.view(-1, batch) @ gz.t()).view(n_feat, in_dim, -1).transpose(0, 1)  # (in, F, out)
         gw = proj if ref.unit else proj * s_eff
         rg = reg_grads[l]
         if rg is not None:
@@ -229,7 +279,7 @@ def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0:
             g_sp = (gsp * ref.coef).sum(-1)
             _set_grad(ref.scale_sp, g_sp if ref.full_mask else ref.mask * g_sp)
         if affine:
-            gs_eff, gc_eff = (proj * w).sum((0, 1)), gz.sum(0)
+            gs_eff, gc_eff = (proj * w).sum((0, 1)), gz.sum(1)
             if zm is not None:
                 _set_grad(s, gs_eff)
                 _set_grad(c, gc_eff)
@@ -240,12 +290,12 @@ def loss_and_grad(model, refs: list[_LayerRefs], xb: Tensor, yb: Tensor, feats0:
                 _set_grad(nc, gc_eff)
         if l == 0:
             break
-        ga = (gz @ ws.view(-1, ws.shape[-1]).t()).view(a.shape)
-        if rg is not None and rg[1] is not None:  # through Cov = ac^T ac / (N - 1)
+        ga = (wf @ gz).view(a.shape)  # (F, in, batch)
+        if rg is not None and rg[1] is not None:  # through Cov = ac ac^T / (N - 1)
             g_cov2, g_den, ac, sx = rg[1:]
-            ga = ga + block_apply(ac, g_cov2.div_(batch - 1))
-        g = (ga * da).sum(-1)
+            ga = ga + torch.bmm(g_cov2.div_(batch - 1), ac.permute(1, 0, 2)).permute(1, 0, 2)
+        g = (ga * da).sum(0)  # (in, batch)
         if rg is not None and rg[1] is not None:  # through den = std(x) + 0.1
-            coef = g_den.squeeze(1).div_(sx.clamp_min(1e-30)).div_(batch - 1)
-            g = g + coef * (xl - xl.mean(0))
+            coef = g_den.div_(sx.clamp_min(1e-30).unsqueeze(1)).div_(batch - 1)
+            g = g + coef * (xl - xl.mean(1, keepdim=True))
     return mse, reg

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ._batchlast import column_table
 from ._fused import SplineLayer
 from ._spline import basis_table, features, fit_coef, grid_from_samples, refit_coef, uniform_grid
 from ._symbolic_lib import get_function
@@ -66,6 +67,7 @@ class KANLayer(nn.Module):
         self._groups = None  # cache: (sym_mask version, {name: (i_idx, o_idx)})
         self._table = None  # cache: (grid version, basis_table(grid, k))
         self._dense = None  # cache: (grid version, dense-layout table) for the kernels
+        self._columns = None  # cache: (grid version, column_table(table())) for training
 
     # ---- shape helpers -------------------------------------------------------------------
     @property
@@ -90,20 +92,26 @@ class KANLayer(nn.Module):
     def table(self) -> Tensor:
         """``basis_table`` of the current grid (cached until the grid changes; built as an
         ordinary tensor even when first asked for in inference mode)."""
-        return self._cached_table("_table", None)
+        return self._cached_table("_table", lambda: basis_table(self.grid, self.k))
 
     def dense_table(self):
         """The basis table in the dense layout the kernels read (cached like ``table``)."""
         table = self.table()
-        return table if not table.local else self._cached_table("_dense", False)
+        if not table.local:
+            return table
+        return self._cached_table("_dense", lambda: basis_table(self.grid, self.k, False))
 
-    def _cached_table(self, slot: str, local: bool | None):
-        """``basis_table(grid, k, local)`` kept in attribute ``slot`` until the grid changes."""
+    def column_table(self):
+        """``table()`` as columns, for the batch-last training step (cached like ``table``)."""
+        return self._cached_table("_columns", lambda: column_table(self.table()))
+
+    def _cached_table(self, slot: str, build):
+        """``build()`` (a table of the grid) kept in attribute ``slot`` until the grid changes."""
         key = (self.grid._version, self.grid.data_ptr(), self.grid.dtype)
         cached = getattr(self, slot)
         if cached is None or cached[0] != key:
             with torch.inference_mode(False), torch.no_grad():
-                cached = (key, basis_table(self.grid, self.k, local))
+                cached = (key, build())
             setattr(self, slot, cached)
         return cached[1]
 
@@ -267,11 +275,11 @@ class KANLayer(nn.Module):
         new.register_buffer("mask", pick(self.mask).clone())
         new.register_buffer("sym_mask", pick(self.sym_mask).clone())
         new.sym_names = [row[:] for row in self.sym_names]
-        new._groups = new._table = new._dense = None
+        new._groups = new._table = new._dense = new._columns = None
         return new
 
     # deepcopy/pickle: the group cache holds tensors keyed by data_ptr; drop it
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_groups"] = state["_table"] = state["_dense"] = None
+        state["_groups"] = state["_table"] = state["_dense"] = state["_columns"] = None
         return state

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ._closure import forward, loss_and_grad, plan, supports
+from ._closure import forward, loss_and_grad, plan, step_data, supports
 from ._data import as_dataset
 from ._layer import feature_cov
 from ._lbfgs import LBFGS, flat_parameters
@@ -167,7 +167,7 @@ class _Run:
         # the kernels build features on the fly: the first layer's are kept only for the
         # regulariser's covariance
         self.kernels = model.kernel_for(self.x_train) is not None
-        self.test_feats0 = None
+        self.test_data = None  # the test inputs' StepData (hand-written path)
         self.loss_fn = loss_fn or torch.nn.functional.mse_loss
         self.model, self.lamb, self.reg_weights = model, lamb, reg_weights
         self.x_test, self.y_test = data.get("test_input"), data.get("test_label")
@@ -175,7 +175,7 @@ class _Run:
         self.batch = None if batch == -1 or batch >= n else batch
         self.gen = torch.Generator().manual_seed(int(seed))
         self.flat = None  # the trained parameters as one vector (set by fit)
-        self.data_feats = None  # (features, covariance, std) of the first layer's inputs
+        self.data_feats = None  # StepData, or (features, covariance) of the first layer's inputs
         self.buffers = None  # the model's buffers (grids, ...) since the last grid update
         self.best_objective, self.best = math.inf, None  # best (parameters, buffers) seen
 
@@ -201,10 +201,9 @@ class _Run:
         grid changes)."""
         if not self.manual:
             return self.model._run(self.x_test)[0]
-        if grid_changed or self.test_feats0 is None:
-            layer = self.model.layers[0]
-            self.test_feats0 = layer.features(self.model._select_inputs(self.x_test))
-        return forward(self.model, self.refs, self.x_test, self.test_feats0)[0]
+        if grid_changed or self.test_data is None:
+            self.test_data = step_data(self.model, self.x_test)
+        return forward(self.model, self.refs, self.test_data)[0].t()
 
     def step(self, optimizer, grid_update: bool) -> dict:
         """One optimisation step; returns its logs (objective None if not finite)."""
@@ -218,15 +217,15 @@ class _Run:
             optimizer.forget_objective()
         if grid_update or self.batch is not None or self.data_feats is None:
             # the first layer's inputs are data: their features change only with the grid
-            with torch.no_grad():
-                x0 = model._select_inputs(xb)
-                reg = self.lamb > 0
-                feats0 = model.layers[0].features(x0) if reg or not self.kernels else None
-                cov0 = feature_cov(feats0) if reg else None
-                sx0 = x0.std(0) if reg and x0.shape[0] > 1 else None
-                self.data_feats = (feats0, cov0, sx0)
+            reg = self.lamb > 0
+            if self.manual:
+                self.data_feats = step_data(model, xb, yb, reg)
+            else:
+                with torch.no_grad():
+                    feats0 = model.layers[0].features(model._select_inputs(xb)) \
+                        if reg or not self.kernels else None
+                    self.data_feats = (feats0, feature_cov(feats0) if reg else None)
             self.buffers = None
-        feats0, cov0, sx0 = self.data_feats
 
         def closure():
             if isinstance(optimizer, LBFGS):
@@ -234,12 +233,12 @@ class _Run:
             else:
                 optimizer.zero_grad(set_to_none=False)
             if self.manual:
-                self.last = loss_and_grad(model, self.refs, xb, yb, feats0, cov0, sx0,
-                                          self.lamb, self.reg_weights)
+                self.last = loss_and_grad(model, self.refs, self.data_feats, self.lamb,
+                                          self.reg_weights)
                 mse = float(self.last[0])
                 value = mse + self.lamb * float(self.last[1]) if self.lamb > 0 else mse
             else:
-                obj = self.objective(xb, yb, feats0, cov0)
+                obj = self.objective(xb, yb, *self.data_feats)
                 obj.backward()
                 value = float(obj.detach())
             seen[value] = self.last

@@ -93,3 +93,26 @@ def test_chunked_features_match_and_stay_differentiable(monkeypatch, local):
     assert torch.equal(whole, parts)
     f = lambda x: features(x, grid, table, "silu").sum(-1)  # noqa: E731
     assert torch.autograd.gradgradcheck(f, (x,))
+
+
+@pytest.mark.parametrize("chunk", [False, True])
+@pytest.mark.parametrize("local", [False, True])
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_batch_last_features_match_the_table_features(k, local, chunk, monkeypatch):
+    """The training step's (F, in, batch) features and x-derivatives equal the (batch, in, F)
+    ones, on a non-uniform grid, inside, in the extension and outside it."""
+    import kansci._batchlast as bl
+    from kansci._spline import spline_features
+
+    grid = _grid(4, 7, k, seed=5)
+    table = basis_table(grid, k, local)
+    x = torch.rand(300, 4, dtype=torch.float64) * 6 - 3
+    vals, dvals = spline_features(x, grid, table, "silu", True)
+    if chunk:
+        monkeypatch.setattr(bl, "_CHUNK", 4 * bl.column_table(table).cols.shape[0] * 7)
+    vals_t, dvals_t = bl.features_t(x.t().contiguous(), grid, bl.column_table(table), "silu", True)
+    assert vals_t.shape == (7 + k + 1, 4, 300)
+    assert torch.allclose(vals_t.permute(2, 1, 0), vals, atol=1e-12)
+    assert torch.allclose(dvals_t.permute(2, 1, 0), dvals, atol=1e-9)
+    only, none = bl.features_t(x.t().contiguous(), grid, bl.column_table(table), "silu", False)
+    assert none is None and torch.equal(only, vals_t)
