@@ -18,19 +18,10 @@ from ._spline import basis_table, features, fit_coef, grid_from_samples, refit_c
 from ._symbolic_lib import get_function
 
 
-def centred_cov(ac: Tensor) -> Tensor:
-    """Per-input covariance (in, F, F) of already centred features ac (batch, in, F)."""
-    return torch.bmm(ac.permute(1, 2, 0), ac.permute(1, 0, 2)).div_(max(ac.shape[0] - 1, 1))
-
-
 def feature_cov(a: Tensor) -> Tensor:
     """Per-input covariance over the batch of features a (batch, in, F) -> (in, F, F)."""
-    return centred_cov(a - a.mean(0))
-
-
-def block_apply(a: Tensor, m: Tensor) -> Tensor:
-    """out[b, i] = a[b, i] @ m[i] for a (batch, in, F) and m (in, F, F)."""
-    return (a.permute(1, 0, 2) @ m).permute(1, 0, 2)
+    ac = (a - a.mean(0)).permute(1, 0, 2)  # (in, batch, F)
+    return torch.bmm(ac.transpose(1, 2), ac).div_(max(a.shape[0] - 1, 1))
 
 
 class KANLayer(nn.Module):
