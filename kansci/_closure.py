@@ -226,15 +226,19 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
     if lamb > 0:
         layers, centred = [], []
         for l, (xl, a, _, w, *_rest) in enumerate(cache):
+            xc = None
             if l == 0:  # the first layer's inputs are data: nothing flows into them
                 cov, ac, sx = data.cov0, None, data.sx0
             else:
                 ac = a - a.mean(-1, keepdim=True)
                 cov = _cov_t(ac)
-                sx = xl.std(1) if batch > 1 else None
+                sx = None
+                if batch > 1:  # std(x), keeping x - mean(x) for the backward
+                    xc = xl - xl.mean(1, keepdim=True)
+                    sx = xc.square().sum(1).div_(batch - 1).sqrt_()
             den = (sx + 0.1).unsqueeze(1) if sx is not None else w.new_full((w.shape[0], 1), 0.1)
             layers.append((w, cov, den, l > 0 and sx is not None))
-            centred.append((ac, sx))
+            centred.append((ac, sx, xc))
         reg, grads = _regularizer(layers, reg_weights[0], reg_weights[1], lamb)
         reg_grads = [(*g, *c) for g, c in zip(grads, centred)]
 
@@ -280,10 +284,10 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
             break
         ga = (wf @ gz).view(a.shape)  # (F, in, batch)
         if rg is not None and rg[1] is not None:  # through Cov = ac ac^T / (N - 1)
-            g_cov2, g_den, ac, sx = rg[1:]
+            g_cov2, g_den, ac, sx, xc = rg[1:]
             ga = ga + torch.bmm(g_cov2.div_(batch - 1), ac.permute(1, 0, 2)).permute(1, 0, 2)
         g = (ga * da).sum(0)  # (in, batch)
         if rg is not None and rg[1] is not None:  # through den = std(x) + 0.1
             coef = g_den.div_(sx.clamp_min(1e-30).unsqueeze(1)).div_(batch - 1)
-            g = g + coef * (xl - xl.mean(1, keepdim=True))
+            g = g + coef * xc
     return mse, reg

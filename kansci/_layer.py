@@ -96,9 +96,13 @@ class KANLayer(nn.Module):
         """``table()`` as columns, for the batch-last training step (cached like ``table``)."""
         return self._cached_table("_columns", lambda: column_table(self.table()))
 
+    def _grid_key(self) -> tuple:
+        """Identifies the grid's current values (in-place writes bump its version)."""
+        return (self.grid._version, self.grid.data_ptr(), self.grid.dtype)
+
     def _cached_table(self, slot: str, build):
         """``build()`` (a table of the grid) kept in attribute ``slot`` until the grid changes."""
-        key = (self.grid._version, self.grid.data_ptr(), self.grid.dtype)
+        key = self._grid_key()
         cached = getattr(self, slot)
         if cached is None or cached[0] != key:
             with torch.inference_mode(False), torch.no_grad():
@@ -232,8 +236,12 @@ class KANLayer(nn.Module):
         """Re-place the grid on samples x (batch, in), refitting coef so the splines keep their
         shape (pykan's update_grid_from_samples, with a ridge-regularised refit)."""
         new = grid_from_samples(x, self.num, self.k, self.grid_eps)
-        self.coef.copy_(refit_coef(x, self.grid, self.coef, self.k, new, self.k))
+        with torch.inference_mode(False):  # an ordinary tensor, like the cached tables
+            table = basis_table(new, self.k)
+        self.coef.copy_(refit_coef(x, self.grid, self.coef, self.k, new, self.k,
+                                   tables=(self.table(), table)))
         self.grid.copy_(new)
+        self._table = (self._grid_key(), table)  # the new grid's table is built already
 
     @torch.no_grad()
     def refined(self, grid: Tensor, k: int, x: Tensor) -> "KANLayer":

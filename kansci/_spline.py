@@ -349,20 +349,32 @@ def fit_coef(x: Tensor, y: Tensor, grid: Tensor, k: int, ridge: float = RIDGE) -
 
 
 def refit_coef(x: Tensor, old_grid: Tensor, old_coef: Tensor, old_k: int, grid: Tensor, k: int,
-               ridge: float = RIDGE) -> Tensor:
+               ridge: float = RIDGE, tables: tuple | None = None) -> Tensor:
     """Coefficients on ``grid`` reproducing the old spline at samples x, without building the
     (batch, in, out) curve: q^T y = (q^T B_old) coef_old^T per input.
 
-    x: (batch, in); old_coef: (in, out, G'+k') -> (in, out, G+k).
+    x: (batch, in); old_coef: (in, out, G'+k') -> (in, out, G+k). ``tables`` may pass
+    (basis_table(old_grid, old_k), basis_table(grid, k)) to evaluate the bases from (cheaper
+    than the recursion when they are at hand).
     """
     nb = grid.shape[1] - k - 1
     parts = []
-    for c in _chunks(x.shape[1], x.shape[0], nb):
-        basis = dense_basis(x[:, c], grid[c], k).permute(1, 0, 2)  # (in, batch, nb)
-        old = dense_basis(x[:, c], old_grid[c], old_k).permute(1, 0, 2).double()
+    chunks = _chunks(x.shape[1], x.shape[0], nb)
+    old_table, table = tables if tables is not None and len(chunks) == 1 else (None, None)
+    for c in chunks:
+        basis = _basis(x[:, c], grid[c], k, table).permute(1, 0, 2)  # (in, batch, nb)
+        old = _basis(x[:, c], old_grid[c], old_k, old_table).permute(1, 0, 2).double()
         coef_t = old_coef[c].transpose(1, 2).double()  # (in, nb', out)
         parts.append(_ridge_lstsq(basis, lambda q: (q.transpose(1, 2) @ old) @ coef_t, ridge))
     return torch.cat(parts)
+
+
+def _basis(x: Tensor, grid: Tensor, k: int, table: BasisTable | None) -> Tensor:
+    """All G+k basis values (batch, in, G+k): from ``table`` (basis_table(grid, k)) when
+    given, else by the recursion."""
+    if table is None:
+        return dense_basis(x, grid, k)
+    return spline_features(x, grid, table, "zero", False)[0][..., 1:]
 
 
 def grid_from_samples(x: Tensor, n_intervals: int, k: int, grid_eps: float) -> Tensor:

@@ -173,8 +173,12 @@ def test_fix_symbolic_fits_the_affine_of_a_learned_curve():
     assert model.fix_symbolic(0, 0, 0, "x^2") < r2  # a worse candidate scores lower
 
 
-def test_lbfgs_direction_is_the_inverse_hessian_approximation():
+@pytest.mark.parametrize("ops", ["_NumpyOps", "_TorchOps"])  # CPU and GPU arithmetic
+def test_lbfgs_direction_is_the_inverse_hessian_approximation(ops, monkeypatch):
+    import kansci._lbfgs as lb
     from kansci._lbfgs import LBFGS
+
+    monkeypatch.setattr(lb, "_ops_for", lambda t: getattr(lb, ops))
 
     gen = torch.Generator().manual_seed(0)
     n = 25
@@ -184,16 +188,18 @@ def test_lbfgs_direction_is_the_inverse_hessian_approximation():
     opt.history_size = 5
     for _ in range(7):  # the two oldest pairs are dropped again
         s = torch.randn(n, generator=gen, dtype=torch.float64)
-        opt._add_pair(s, hess @ s, float(s.dot(hess @ s)))
+        opt._add_pair(opt.ops.view(s), opt.ops.view(hess @ s), float(s.dot(hess @ s)))
     assert len(opt.pairs()) == 5
     g = torch.randn(n, generator=gen, dtype=torch.float64)
     # the BFGS inverse-Hessian update applied pair by pair (Nocedal & Wright, eq. 6.17)
     h = opt.h_diag * torch.eye(n, dtype=torch.float64)
     for s, y in opt.pairs():
+        s, y = torch.as_tensor(s), torch.as_tensor(y)
         rho = 1.0 / float(y.dot(s))
         v = torch.eye(n, dtype=torch.float64) - rho * torch.outer(y, s)
         h = v.t() @ h @ v + rho * torch.outer(s, s)
-    assert torch.allclose(opt._direction(g.clone()), -(h @ g), atol=1e-10)
+    direction = torch.as_tensor(opt._direction(opt.ops.view(g.clone())))
+    assert torch.allclose(direction, -(h @ g), atol=1e-10)
 
 
 def test_lbfgs_minimises_a_quadratic():
