@@ -387,6 +387,30 @@ class MultKAN(nn.Module):
         from ._prune import prune_plan
         return prune_plan(self, node_th, edge_th, x)
 
+    def swap(self, l: int, i: int, j: int) -> None:
+        """Exchange hidden nodes i and j of layer l (1 <= l < depth; both sum or both
+        multiplication nodes), with their edges, affines and scores: same function."""
+        from ._swap import swap
+        swap(self, l, i, j)
+
+    def permute_nodes(self, l: int, order) -> None:
+        """Reorder hidden layer l: new position p holds old node order[p] (see ``swap``)."""
+        from ._swap import permute_nodes
+        permute_nodes(self, l, order)
+
+    def connection_cost(self, x=None) -> float:
+        """Attribution-weighted length of the drawn edges (see ``auto_swap``)."""
+        from ._swap import connection_cost
+        return connection_cost(self, x)
+
+    def auto_swap(self, x=None) -> float:
+        """Reorder the hidden nodes so that connected nodes are drawn close together (greedy
+        swaps lowering ``connection_cost``; modules end up side by side). Attributes on x
+        (default: the last fit's training inputs) when scores are missing or x is given.
+        The function is unchanged; returns the connection cost reached."""
+        from ._swap import auto_swap
+        return auto_swap(self, x)
+
     def expand_width(self, layer: int, n: int, sum_bool: bool = True,
                      mult_arity: int = 2) -> "MultKAN":
         """A copy with n more (switched-off) sum or multiplication nodes in hidden ``layer``."""
