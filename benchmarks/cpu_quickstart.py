@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import io
 import os
 import statistics
@@ -46,7 +47,7 @@ def main():
     dtype = getattr(torch, args.dtype)
     os.chdir(tempfile.mkdtemp(prefix="kansci-bench-"))  # pykan writes checkpoints to the cwd
     import kan  # noqa: E402  (pykan, the peer)
-    import kan.MultKAN as pykan_module
+    pykan_module = importlib.import_module("kan.MultKAN")  # the module (kan.MultKAN is the class)
     import kansci as ks
 
     pykan_evals = [0]
