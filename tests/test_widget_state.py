@@ -93,6 +93,23 @@ def test_prune_preview_is_what_prune_does_and_undo_brings_the_nodes_back(state):
     assert [list(w) for w in state.model.width] == before
 
 
+def test_arrange_reorders_nodes_keeps_the_function_and_undoes(state):
+    x = state.x[:50]
+    with torch.no_grad():
+        before = state.model(x)
+    coef = state.model.layers[0].coef.clone()
+    state.model.swap(1, 0, 2)  # scramble the sum nodes so that arranging has work to do
+    start = state.model.connection_cost(state.x)
+    reached = state.arrange()
+    assert reached <= start
+    with torch.no_grad():
+        assert torch.allclose(state.model(x), before, atol=1e-12)
+    state.undo()
+    assert state.model.connection_cost(state.x) == pytest.approx(start)
+    state.model.swap(1, 0, 2)
+    assert torch.equal(state.model.layers[0].coef, coef)
+
+
 def test_snap_all_gives_the_formula(state):
     assert state.formula() is None and state.pending_edges()
     state.snap_all()
@@ -174,3 +191,13 @@ def test_plot_outside_jupyter_is_a_static_figure(trained, tmp_path):
     if importlib.util.find_spec("kaleido") is None:  # images need plotly's kaleido
         with pytest.raises(ImportError, match="kaleido"):
             model.plot(ds, path=tmp_path / "net.png")
+
+
+def test_explorer_arrange_button_edits_the_model_and_says_so(trained):
+    from kansci.widgets import Explorer
+
+    model, ds = trained
+    ex = Explorer(_clone(model), ds)
+    ex.arrange_button.click()
+    assert "nodes arranged" in ex.message.value and ex.state.can_undo
+    assert not ex.undo_button.disabled

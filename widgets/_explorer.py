@@ -3,7 +3,7 @@
 Left, the network (``NetworkView``: every edge's curve, opacity from attribution, snapped edges
 coloured and named); click an edge to inspect it on the right (its curve and data, the ranked
 symbolic candidates, Snap / Unsnap / Snap all). Tabs beside the inspector: Prune (a threshold
-slider previews what would go; Apply), Train (optimizer, steps, lamb, Start / Stop, live loss),
+slider previews what would go; Apply; Arrange nodes puts modules side by side), Train (optimizer, steps, lamb, Start / Stop, live loss),
 Compile (a formula -> network), Tree (the tree converter). Above: Undo / Redo and messages;
 below: the formula. The logic lives in ``ExplorerState``; this module only wires widgets to it.
 Errors appear as messages in the widget, never as a dead widget.
@@ -100,13 +100,16 @@ class Explorer(w.VBox):
         self.prune_info = w.HTML()
         self.prune_button = _button("Apply", "prune the faded nodes and edges", "warning")
         self.prune_clear = _button("Clear preview")
+        self.arrange_button = _button("Arrange nodes", "reorder hidden nodes so that modules sit "
+                                      "side by side (same function)")
         self.prune_slider.observe(lambda _: self._preview(), names="value")
         self.prune_button.on_click(lambda _: self._prune())
         self.prune_clear.on_click(lambda _: self._clear_preview())
+        self.arrange_button.on_click(lambda _: self._act(self.state.arrange, "nodes arranged"))
         return w.VBox([w.HTML("Nodes scoring below the threshold and edges below 3× it go; "
                               "moving the slider fades them in the network."),
                        self.prune_slider, self.prune_info,
-                       w.HBox([self.prune_button, self.prune_clear])])
+                       w.HBox([self.prune_button, self.prune_clear, self.arrange_button])])
 
     def _build_trainer(self) -> w.VBox:
         self.opt = w.Dropdown(options=["LBFGS", "Adam"], value="LBFGS", description="optimizer")
@@ -313,7 +316,7 @@ class Explorer(w.VBox):
     def _sync_training(self) -> None:
         busy = self.state.training
         for b in (self.snap_button, self.unsnap_button, self.snap_all_button, self.prune_button,
-                  self.compile_button, self.start_button):
+                  self.arrange_button, self.compile_button, self.start_button):
             b.disabled = busy
         self.stop_button.disabled = not busy
         self.undo_button.disabled = not self.state.can_undo

@@ -157,6 +157,13 @@ class ExplorerState:
         node_th, edge_th = edge_node_threshold(threshold)
         self._edit(f"prune at {threshold:g}", lambda m: m.prune(node_th, edge_th, x=self.x))
 
+    def arrange(self) -> float:
+        """Reorder the hidden nodes so modules are drawn side by side (``auto_swap``; the
+        function is unchanged); returns the connection cost reached."""
+        reached = []
+        self._edit("arrange nodes", lambda m: reached.append(m.auto_swap(x=self.x)))
+        return reached[0]
+
     def compile(self, text: str) -> None:
         """Replace the model by the network of a formula (kanpiler). Its variables are the
         dataset's input names when the formula uses only those, else the names it uses."""
