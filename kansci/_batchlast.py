@@ -82,13 +82,14 @@ def _splines_t(x_t: Tensor, grid: Tensor, table: ColumnTable, deriv: bool):
     for p in range(k - 1, -1, -1):  # Horner: sum_p u^p piece(p)
         vals = torch.addcmul(piece(p), vals, u)
     dvals = None
-    if deriv:  # d/du = sum_p p u^(p-1) piece(p); e_p = d_p / p obeys e_p = piece(p) + (p+1)/p u e_(p+1)
+    if deriv:  # d/du = sum_p p u^(p-1) piece(p): e_p = piece(p) + (p+1)/p u e_(p+1), d/du = e_1
         dvals = piece(k)
         for p in range(k - 1, 0, -1):
             dvals = torch.addcmul(piece(p), dvals, u, value=(p + 1) / p)
         dvals = dvals * inv_h
     if table.local:  # scatter the k+1 values of bases j-k+r (j = count - 1) into their rows
-        rows = (count - k + torch.arange(k + 1, device=x_t.device).view(-1, 1, 1)).clamp_(1, n_feat - 1)
+        r = torch.arange(k + 1, device=x_t.device).view(-1, 1, 1)
+        rows = (count - k + r).clamp_(1, n_feat - 1)
         vals = x_t.new_zeros(n_feat, in_dim, batch).scatter_add_(0, rows, vals)
         if deriv:
             dvals = x_t.new_zeros(n_feat, in_dim, batch).scatter_add_(0, rows, dvals)

@@ -66,7 +66,8 @@ def _entropy(vec: np.ndarray, axis: int) -> tuple[float, np.ndarray]:
     lg = np.log2(pe)
     groups = vec.shape[1 - axis]
     q = lg + p / pe / math.log(2)  # -d(-p log2(p + eps))/dp
-    return -float((p * lg).sum()) / groups, ((q * p).sum(axis, keepdims=True) - q) / (total * groups)
+    grad = ((q * p).sum(axis, keepdims=True) - q) / (total * groups)
+    return -float((p * lg).sum()) / groups, grad
 
 
 def _regularizer(layers: list[tuple], l1: float, ent: float, lamb: float):

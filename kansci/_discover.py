@@ -38,6 +38,7 @@ from ._symbolic import _snap
 
 _EXACT = 1e-12  # held-out NMSE below which a formula counts as exact (ends the search)
 _SNAP_EXACT = 1e-9  # snapping constants (dropping tiny terms) may cost this much NMSE
+_SNAP_ROUNDS = 3  # snap-and-refit rounds per snapping tolerance
 _TOLERANCE = 2.0  # a simpler formula may be this many times less accurate than the best
 _MAX_TRAIN = 3000  # samples used to train the networks (the rest only score)
 _MAX_DEPTH = 3  # reductions (``_reduce``) applied in a row at most
@@ -154,14 +155,19 @@ class _Search:
         accuracy; and its held-out error."""
         expr, _ = refit_constants(expr, self.symbols, self.x_fit, self.y_fit)
         best, best_err = expr, self.nmse(expr)
+        lowest = best_err  # every accepted snap is judged against the lowest error seen
         for tol in (1e-4, 1e-3):
-            snapped = within(SIMPLIFY_S, lambda: _snap(expr, tol), expr)
-            if snapped != expr:
+            for _ in range(_SNAP_ROUNDS):  # a refit after snapping can land on constants
+                current = best             # that snap in turn (2.9 -> pi once refitted)
+                snapped = within(SIMPLIFY_S, lambda: _snap(current, tol), current)
+                if snapped == current:
+                    break
                 refit, _ = refit_constants(tidy_exact(snapped), self.symbols, self.x_fit,
                                            self.y_fit)
                 err = self.nmse(refit)
-                if _close(err, best_err, _SNAP_EXACT):
-                    best, best_err = refit, err
+                if not _close(err, lowest, _SNAP_EXACT):
+                    break
+                best, best_err, lowest = refit, err, min(lowest, err)
         return best, best_err
 
     def exact(self) -> bool:

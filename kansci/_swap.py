@@ -29,8 +29,8 @@ def _subnodes(n_sum: int, arity: list[int], order: list[int]) -> list[int]:
 def check_order(model, l: int, order) -> list[int]:
     """Validated node order of hidden layer l: a permutation keeping node kinds in place."""
     if not 1 <= l < model.depth:
-        raise ValueError(f"layer {l} has no hidden nodes to reorder: l must be in 1..{model.depth - 1} "
-                         f"(the inputs and outputs keep their order).")
+        raise ValueError(f"layer {l} has no hidden nodes to reorder: l must be in "
+                         f"1..{model.depth - 1} (the inputs and outputs keep their order).")
     order = [int(i) for i in order]
     n_sum, n = model.width[l][0], model.width_in[l]
     if sorted(order) != list(range(n)):

@@ -158,3 +158,19 @@ def test_simplifying_keeps_snapped_rationals_next_to_floats():
     out = tidy_exact(expr)
     assert out.coeff(a ** 2) == sympy.Rational(5, 12)  # plain simplify makes it 0.41666...
     assert abs(float(out.coeff(b)) - 0.2777777777) < 1e-12
+
+
+def test_constants_that_only_snap_after_a_refit_are_snapped_too():
+    """Snap, refit, snap again: the first refit of this product's square lands on 3.14159...
+    only after expanding it, and that refit must be snapped in turn to read sin(pi x) sin(pi y)."""
+    from kansci._discover import _Search
+
+    x, y = sympy.symbols("x y")
+    gen = torch.Generator().manual_seed(4)
+    X = torch.rand(1000, 2, generator=gen, dtype=torch.float64) * 2 - 1
+    Y = torch.sin(torch.pi * X[:, 0]) * torch.sin(torch.pi * X[:, 1])
+    search = _Search([x, y], X[:800], Y[:800], X[800:], Y[800:])
+    start = sympy.sympify("0.2206*(1.335*sin(2.988*y + 0.0117) - 1.3088*cos(3.004*x + 7.8654)"
+                          " + 0.00235)**2 - 0.4027")
+    search.add(start, "test")
+    assert search.rows[-1]["formula"] == sympy.sin(sympy.pi * x) * sympy.sin(sympy.pi * y)

@@ -20,7 +20,8 @@ def _x(n_in, seed=3):
                       dtype=torch.float64) * 2 - 1
 
 
-@pytest.mark.parametrize("width,arity", [([2, 5, 3, 1], 2), ([3, [2, 3], [1, 2], 2], [[], [2, 3, 2], [3, 2], []])])
+@pytest.mark.parametrize("width,arity", [
+    ([2, 5, 3, 1], 2), ([3, [2, 3], [1, 2], 2], [[], [2, 3, 2], [3, 2], []])])
 def test_permuting_hidden_nodes_keeps_the_function(width, arity):
     model = _model(width, mult_arity=arity)
     x = _x(width[0])
