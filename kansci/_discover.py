@@ -152,23 +152,30 @@ class _Search:
 
     def _polish(self, expr):
         """``expr`` with its constants refitted, then snapped where that costs (almost) no
-        accuracy; and its held-out error."""
+        accuracy; and its held-out error. Snapping starts from the refitted formula and from
+        the best snapped one so far, and repeats on each refit (a refit after snapping can
+        land on constants that snap in turn: 2.9 -> pi only once refitted); of the formulas
+        within tolerance of the lowest error, the one with the fewest unsnapped constants
+        (then the least complex) is returned."""
         expr, _ = refit_constants(expr, self.symbols, self.x_fit, self.y_fit)
-        best, best_err = expr, self.nmse(expr)
-        lowest = best_err  # every accepted snap is judged against the lowest error seen
+        found = [(expr, self.nmse(expr))]
+        lowest = found[0][1]
         for tol in (1e-4, 1e-3):
-            for _ in range(_SNAP_ROUNDS):  # a refit after snapping can land on constants
-                current = best             # that snap in turn (2.9 -> pi once refitted)
-                snapped = within(SIMPLIFY_S, lambda: _snap(current, tol), current)
-                if snapped == current:
-                    break
-                refit, _ = refit_constants(tidy_exact(snapped), self.symbols, self.x_fit,
-                                           self.y_fit)
-                err = self.nmse(refit)
-                if not _close(err, lowest, _SNAP_EXACT):
-                    break
-                best, best_err, lowest = refit, err, min(lowest, err)
-        return best, best_err
+            for start in dict.fromkeys([expr, found[-1][0]]):  # in order, once each
+                current = start
+                for _ in range(_SNAP_ROUNDS):
+                    snapped = within(SIMPLIFY_S, lambda: _snap(current, tol), current)
+                    if snapped == current:
+                        break
+                    refit, _ = refit_constants(tidy_exact(snapped), self.symbols, self.x_fit,
+                                               self.y_fit)
+                    err = self.nmse(refit)
+                    if not _close(err, lowest, _SNAP_EXACT):
+                        break
+                    found.append((refit, err))
+                    current, lowest = refit, min(lowest, err)
+        ok = [(f, e) for f, e in found if _close(e, lowest, _SNAP_EXACT)]
+        return min(ok, key=lambda fe: (len(fe[0].atoms(sympy.Float)), complexity(fe[0]), fe[1]))
 
     def exact(self) -> bool:
         return any(r["loss"] < self.exact_level for r in self.rows)

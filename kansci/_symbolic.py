@@ -107,21 +107,25 @@ _SNAP_TO = ((sympy.Integer(1), None), (sympy.pi, None), (sympy.E, None), (1 / sy
 
 
 def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12):
-    """A sympy number for ``value``: the closest of the small rationals p/q (q <= max_den) and
-    their multiples of pi and e (and small multiples of 1/pi and 1/sqrt(2 pi)), when it lies
-    within ``tol`` (relative to max(1, |value|)); else the Float."""
+    """A sympy number for ``value``: of the small rationals p/q (q <= max_den) and their
+    multiples of pi and e (and small multiples of 1/pi and 1/sqrt(2 pi)) that lie within
+    ``tol`` (relative to max(1, |value|)), the simplest (smallest |p| + q, a constant factor
+    counting 2; then the closest), so 3.1425 at tol 1e-3 reads pi rather than 22/7; else
+    the Float."""
     if not math.isfinite(value):
         return sympy.Float(value)
     if abs(value) < tol:
         return sympy.Integer(0)
-    best, best_err = None, tol * max(1.0, abs(value))
+    within_tol = tol * max(1.0, abs(value))
+    best, best_key = None, None
     for sym, max_num in _SNAP_TO:
         const = float(sym)
         frac = Fraction(value / const).limit_denominator(max_den)
         err = abs(float(frac) * const - value)
         small = max_num is None or abs(frac.numerator) <= max_num
-        if frac != 0 and small and err < best_err:
-            best, best_err = sympy.Rational(frac.numerator, frac.denominator) * sym, err
+        key = (abs(frac.numerator) + frac.denominator + (0 if sym == 1 else 2), err)
+        if frac != 0 and small and err < within_tol and (best_key is None or key < best_key):
+            best, best_key = sympy.Rational(frac.numerator, frac.denominator) * sym, key
     return best if best is not None else sympy.Float(value)
 
 

@@ -64,6 +64,18 @@ def test_snap_constant(value, expected):
         assert got == expected
 
 
+@pytest.mark.parametrize("value,tol,expected", [
+    (3.1425, 1e-3, sympy.pi),  # 22/7 is closer; pi is simpler, and within tolerance
+    (0.3335, 1e-3, sympy.Rational(1, 3)), (1.2857, 1e-3, sympy.Rational(9, 7)),
+    (3.1425, 1e-4, None)])
+def test_snap_constant_prefers_the_simplest_number_within_tolerance(value, tol, expected):
+    got = snap_constant(value, tol)
+    if expected is None:
+        assert isinstance(got, sympy.Float) and float(got) == pytest.approx(value)
+    else:
+        assert got == expected
+
+
 def test_suggest_symbolic_ranks_the_true_function_first():
     x = torch.linspace(-1, 1, 300, dtype=torch.float64).unsqueeze(1)
     model = ks.MultKAN([1, 1], grid=10, seed=0, dtype=torch.float64)
