@@ -153,7 +153,7 @@ class _Search:
     def _polish(self, expr):
         """``expr`` with its constants refitted, then snapped where that costs (almost) no
         accuracy; and its held-out error. Snapping starts from the refitted formula and from
-        the best snapped one so far, and repeats on each refit (a refit after snapping can
+        the last snapped one accepted, and repeats on each refit (a refit after snapping can
         land on constants that snap in turn: 2.9 -> pi only once refitted); of the formulas
         within tolerance of the lowest error, the one with the fewest unsnapped constants
         (then the least complex) is returned."""

@@ -37,7 +37,7 @@ def _transplant(new_layer, old_layer, in_map, out_map) -> None:
     for i_old, i_new in enumerate(in_map.tolist()):
         for o_old, o_new in enumerate(out_map.tolist()):
             new_layer.sym_names[i_new][o_new] = old_layer.sym_names[i_old][o_old]
-    new_layer._groups = new_layer._table = new_layer._dense = new_layer._columns = None
+    new_layer.clear_caches()
 
 
 def expand_width(model, layer: int, n: int, sum_bool: bool = True, mult_arity: int = 2):

@@ -18,6 +18,16 @@ from ._spline import basis_table, features, fit_coef, grid_from_samples, refit_c
 from ._symbolic_lib import get_function
 
 
+_CACHES = ("_groups", "_table", "_dense", "_columns")  # per-layer caches (see KANLayer)
+
+
+def _ordinary(build):
+    """``build()`` with autograd off and inference mode off: a table that may be used later
+    in and out of inference mode."""
+    with torch.inference_mode(False), torch.no_grad():
+        return build()
+
+
 def feature_cov(a: Tensor) -> Tensor:
     """Per-input covariance over the batch of features a (batch, in, F) -> (in, F, F)."""
     ac = (a - a.mean(0)).permute(1, 0, 2)  # (in, batch, F)
@@ -55,10 +65,10 @@ class KANLayer(nn.Module):
         self.register_buffer("sym_mask", torch.zeros(in_dim, out_dim, dtype=dtype, device=device))
         self.sym_affine = nn.Parameter(torch.zeros(in_dim, out_dim, 4, dtype=dtype, device=device))
         self.sym_names = [["0"] * out_dim for _ in range(in_dim)]
-        self._groups = None  # cache: (sym_mask version, {name: (i_idx, o_idx)})
-        self._table = None  # cache: (grid version, basis_table(grid, k))
-        self._dense = None  # cache: (grid version, dense-layout table) for the kernels
-        self._columns = None  # cache: (grid version, column_table(table())) for training
+        # caches: _groups (sym_mask version, {name: (i_idx, o_idx)}); _table, _dense and
+        # _columns (grid version, table): basis_table(grid, k), its dense layout for the
+        # kernels, its columns for the training step
+        self.clear_caches()
 
     # ---- shape helpers -------------------------------------------------------------------
     @property
@@ -101,14 +111,19 @@ class KANLayer(nn.Module):
         return (self.grid._version, self.grid.data_ptr(), self.grid.dtype)
 
     def _cached_table(self, slot: str, build):
-        """``build()`` (a table of the grid) kept in attribute ``slot`` until the grid changes."""
+        """``build()`` (a table of the grid) kept in attribute ``slot`` until the grid changes;
+        built as an ordinary tensor even in inference mode."""
         key = self._grid_key()
         cached = getattr(self, slot)
         if cached is None or cached[0] != key:
-            with torch.inference_mode(False), torch.no_grad():
-                cached = (key, build())
+            cached = (key, _ordinary(build))
             setattr(self, slot, cached)
         return cached[1]
+
+    def clear_caches(self) -> None:
+        """Forget the cached symbolic groups and basis tables (rebuilt on demand)."""
+        for slot in _CACHES:
+            setattr(self, slot, None)
 
     def features(self, x: Tensor) -> Tensor:
         """x (batch, in) -> features (batch, in, G+k+1)."""
@@ -236,12 +251,11 @@ class KANLayer(nn.Module):
         """Re-place the grid on samples x (batch, in), refitting coef so the splines keep their
         shape (pykan's update_grid_from_samples, with a ridge-regularised refit)."""
         new = grid_from_samples(x, self.num, self.k, self.grid_eps)
-        with torch.inference_mode(False):  # an ordinary tensor, like the cached tables
-            table = basis_table(new, self.k)
+        table = _ordinary(lambda: basis_table(new, self.k))
         self.coef.copy_(refit_coef(x, self.grid, self.coef, self.k, new, self.k,
                                    tables=(self.table(), table)))
         self.grid.copy_(new)
-        self._table = (self._grid_key(), table)  # the new grid's table is built already
+        self._cached_table("_table", lambda: table)  # the new grid's table is built already
 
     @torch.no_grad()
     def refined(self, grid: Tensor, k: int, x: Tensor) -> "KANLayer":
@@ -274,11 +288,11 @@ class KANLayer(nn.Module):
         new.register_buffer("mask", pick(self.mask).clone())
         new.register_buffer("sym_mask", pick(self.sym_mask).clone())
         new.sym_names = [row[:] for row in self.sym_names]
-        new._groups = new._table = new._dense = new._columns = None
+        new.clear_caches()
         return new
 
     # deepcopy/pickle: the group cache holds tensors keyed by data_ptr; drop it
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_groups"] = state["_table"] = state["_dense"] = state["_columns"] = None
+        state.update(dict.fromkeys(_CACHES))
         return state
