@@ -1,23 +1,27 @@
-"""Loss and gradient of a training step by hand (no autograd over the batch).
+"""Loss and gradient of a training step by hand (no autograd over the batch), on the CPU.
 
 Small KANs are bound by per-operation overhead, not arithmetic: the autograd graph of a step
 costs more than the step. For the common case (MSE loss, spline edges, sum nodes and
-multiplication nodes of one arity per layer) this module runs the forward pass keeping what
-the backward needs, then back-propagates explicitly, writing every parameter gradient into its
-``.grad`` (views of the optimizer's flat gradient). The regulariser, a function of
-parameter-sized tensors, is also differentiated by hand. ``supports`` says when it applies;
-otherwise training uses the autograd path, which is also the test oracle for this one.
+multiplication nodes of one arity per layer, CPU float32/float64) this module runs the forward
+pass keeping what the backward needs, then back-propagates explicitly, writing every parameter
+gradient into its ``.grad`` (views of the optimizer's flat gradient). The regulariser, a
+function of parameter-sized arrays, is also differentiated by hand. ``supports`` says when it
+applies; otherwise training uses the autograd path, which is also the test oracle for this one.
 
-The regulariser's gradient is written out too (``_regularizer``). Every per-sample tensor is
-batch-last (inputs (in, batch), features (F, in, batch), outputs (out, batch)): on a CPU that
-layout makes the element-wise work several times cheaper (see ``_batchlast``).
+The arithmetic runs in NumPy on views of the tensors' memory: on arrays of a few thousand
+numbers NumPy's per-operation cost is about half of PyTorch's dispatch, and its views are ten
+times cheaper. Gathers, searches and scatters, which PyTorch does faster, run in PyTorch on the
+same memory. Every per-sample array is batch-last (inputs (in, batch), features (F, in, batch),
+outputs (out, batch); see ``_batchlast``). Inner layers narrower than their basis table run in
+edge form (``_edges``), the others through their features:
 
 Per layer (features A (batch, in, F), weights W (in, F, out), output affine (s, c)):
     z = A W s + c;  P = A^T dz;  dW = P s;  ds = sum_f P W;  dc = sum_b dz;  dA = dz (W s)^T
     d coef = mask scale_sp dW[:, 1:]^T;  d scale_base = mask dW[:, 0];
     d scale_sp = mask sum_m dW[:, 1+m] coef_m;  dx = sum_f dA dA/dx.
-Regulariser: edge scale = sqrt(w^T C w) / (std(x) + 0.1) with C the feature covariance, so
-    dA += A_c (dC + dC^T) / (N - 1)  and  dx += d std * (x - mean) / ((N - 1) std).
+Regulariser: edge scale = sqrt(var_b phi) / (std(x) + 0.1) with var_b phi = w^T C w (C the
+    feature covariance) or taken from the edge values, so dA += A_c (dC + dC^T) / (N - 1) and
+    dx += d std * (x - mean) / ((N - 1) std).
 A multiplication node y = prod_j z_j passes dz_j = dy prod_{i != j} z_i.
 """
 from __future__ import annotations
@@ -29,12 +33,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import _edges
 from ._batchlast import features_t
 
 
 def supports(model, loss_fn, reg_weights, x: Tensor) -> bool:
-    """Whether the hand-written step applies to this model and objective on inputs x (not where
-    the Triton kernels compute the layers)."""
+    """Whether the hand-written step applies to this model and objective on inputs x (CPU
+    float32/float64, not where the Triton kernels compute the layers)."""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return False
     if loss_fn is not None or any(reg_weights[2:]) or model.kernel_for(x) is not None:
         return False
     if any(layer.has_symbolic() for layer in model.layers):
@@ -42,19 +49,15 @@ def supports(model, loss_fn, reg_weights, x: Tensor) -> bool:
     return all(len(set(a)) <= 1 for a in model.mult_arity)
 
 
-def _exclusive_prod(z: Tensor, dim: int) -> Tensor:
-    """prod_{i != j} of z along ``dim``, for every j (no division, exact with zeros)."""
-    n = z.shape[dim]
-    if n == 2:
-        return z.flip(dim)
-    ones = torch.ones_like(z.narrow(dim, 0, 1))
-    left = torch.cat([ones, z.narrow(dim, 0, n - 1).cumprod(dim)], dim)
-    right = torch.cat([ones, z.flip(dim).narrow(dim, 0, n - 1).cumprod(dim)], dim).flip(dim)
+def _exclusive_prod(z: np.ndarray) -> np.ndarray:
+    """prod_{i != j} of z (n, arity, batch) along axis 1, for every j (no division, exact with
+    zeros)."""
+    if z.shape[1] == 2:
+        return z[:, ::-1]
+    ones = np.ones_like(z[:, :1])
+    left = np.concatenate([ones, np.cumprod(z[:, :-1], 1)], 1)
+    right = np.concatenate([ones, np.cumprod(z[:, :0:-1], 1)], 1)[:, ::-1]
     return left * right
-
-
-def _set_grad(p: Tensor, value: Tensor) -> None:
-    p.grad.add_(value)
 
 
 def _entropy(vec: np.ndarray, axis: int) -> tuple[float, np.ndarray]:
@@ -70,225 +73,301 @@ def _entropy(vec: np.ndarray, axis: int) -> tuple[float, np.ndarray]:
     return -float((p * lg).sum()) / groups, grad
 
 
-def _regularizer(layers: list[tuple], l1: float, ent: float, lamb: float):
+def _regularizer(stats: list[tuple], l1: float, ent: float, lamb: float):
     """pykan's regulariser (L1 + entropies of the edge scales) and lamb times its gradients.
 
-    ``layers`` holds per layer (w (in, F, out), Cov (in, F, F), den (in, 1), inner): den is
-    std(x) + 0.1 of its inputs, and ``inner`` says the inputs are trained (not data). Returns
-    the value (float) and per layer (d w, 2 d Cov (symmetrised) or None, d den or None).
+    ``stats`` holds per layer (quad (in, out), den (in, 1)), NumPy float64: quad is the
+    variance of every edge's values, den is std(x) + 0.1 of its inputs, so the edge scale is
+    vec = sqrt(quad) / den. Returns the value (float) and per layer (h, g_den): h = 2 d(lamb
+    reg)/d quad (in, out) and g_den = d(lamb reg)/d den (in, 1).
 
-    Edge scale: vec = sqrt(w^T Cov w) / den, so d vec / d w = Cov w / (sqrt(.) den). The
-    arithmetic on the (in, out) edge scales runs in NumPy (float64): a few microseconds per
+    The arithmetic on the (in, out) edge scales runs in NumPy: a few microseconds per
     operation less than PyTorch's dispatch, on arrays of a few numbers."""
     value, grads = 0.0, []
-    for w, cov, den, inner in layers:
-        cw = torch.bmm(cov, w)  # (in, F, out)
-        quad = (cw * w).sum(1).double().cpu().numpy()  # (in, out)
-        d = den.double().cpu().numpy()  # (in, 1)
+    for quad, d in stats:
         root = np.sqrt(np.maximum(quad, 1e-20))
         vec = root / d
         e_in, g_in = _entropy(vec, 0)
         e_out, g_out = _entropy(vec, 1)
         value += l1 * float(vec.sum()) + ent * (e_in + e_out)
         g_vec = (g_in + g_out) * (lamb * ent) + lamb * l1  # (in, out)
-        h = torch.from_numpy(g_vec / (root * d)).to(w).unsqueeze(1)  # d reg / d var * 2
-        if not inner:
-            grads.append((cw * h, None, None))
-            continue
-        g_cov2 = torch.bmm(w * h, w.transpose(1, 2))  # 2 d reg / d Cov
-        g_den = torch.from_numpy(-(g_vec * vec).sum(1, keepdims=True) / d).to(w)  # (in, 1)
-        grads.append((cw * h, g_cov2, g_den))
+        grads.append((g_vec / (root * d), -(g_vec * vec).sum(1, keepdims=True) / d))
     return value, grads
 
 
 class _LayerRefs(NamedTuple):
+    """A layer's parameters and their gradients as NumPy views (None: not trained)."""
+
     layer: object
-    coef: Tensor
-    scale_base: Tensor
-    scale_sp: Tensor
-    mask: Tensor
-    s: Tensor  # subnode affine
-    c: Tensor
-    ns: Tensor  # node affine
-    nc: Tensor
+    coef: np.ndarray  # (in, out, nb)
+    scale_base: np.ndarray  # (in, out)
+    scale_sp: np.ndarray
+    mask: np.ndarray
+    s: np.ndarray  # subnode affine (out,)
+    c: np.ndarray
+    ns: np.ndarray  # node affine (nodes,)
+    nc: np.ndarray
+    grads: dict  # parameter name -> its gradient view, for the trained ones
     arity: list
     n_sum: int
     affine: bool  # whether any affine parameter is trained
     full_mask: bool  # every spline edge is on (the mask multiplications can be skipped)
     fixed: tuple | None  # (scale, bias) of the layer output when the affines are not trained
     unit: bool  # that fixed scale is 1
+    width: int  # values per basis-table row (F dense, k+1 local): the edge form's bound
 
 
 def output_affine(arity, s, c, ns, nc):
     """(scale, bias) applied to the layer's matmul: the subnode affine, folded with the node
-    affine when the layer has no multiplication nodes."""
-    return (s, c) if arity else (ns * s, torch.addcmul(nc, ns, c))
+    affine when the layer has no multiplication nodes (tensors or arrays)."""
+    return (s, c) if arity else (ns * s, nc + ns * c)
+
+
+def _view(t: Tensor) -> np.ndarray:
+    return t.detach().numpy()
 
 
 @torch.no_grad()
 def plan(model) -> list[_LayerRefs]:
-    """The tensors a step touches, looked up once per fit (module attribute and
-    ParameterList lookups cost more than the arithmetic of a small step), and what stays
-    constant while training (masks, untrained affines)."""
+    """The arrays a step touches, as views of the parameters and their ``.grad`` (call once the
+    parameters and gradients live where training keeps them), and what stays constant while
+    training (masks, untrained affines)."""
     out = []
     for l, layer in enumerate(model.layers):
-        aff = (model.subnode_scale[l], model.subnode_bias[l], model.node_scale[l], model.node_bias[l])
+        named = {"coef": layer.coef, "scale_base": layer.scale_base,
+                 "scale_sp": layer.scale_sp, "s": model.subnode_scale[l],
+                 "c": model.subnode_bias[l], "ns": model.node_scale[l], "nc": model.node_bias[l]}
+        grads = {k: _view(p.grad) for k, p in named.items() if p.requires_grad}
+        v = {k: _view(p) for k, p in named.items()}
         arity = model.mult_arity[l + 1]
-        affine = any(p.requires_grad for p in aff)
-        fixed = None if affine else output_affine(arity, *aff)
+        affine = any(k in grads for k in ("s", "c", "ns", "nc"))
+        fixed = None if affine else tuple(a.copy() for a in output_affine(
+            arity, v["s"], v["c"], v["ns"], v["nc"]))
         unit = fixed is not None and bool((fixed[0] == 1).all())
-        out.append(_LayerRefs(layer, layer.coef, layer.scale_base, layer.scale_sp, layer.mask,
-                              *aff, arity, model.width[l + 1][0], affine,
-                              bool((layer.mask == 1).all()), fixed, unit))
+        mask = _view(layer.mask)
+        table = layer.table()
+        out.append(_LayerRefs(layer, v["coef"], v["scale_base"], v["scale_sp"], mask, v["s"],
+                              v["c"], v["ns"], v["nc"], grads, arity, model.width[l + 1][0],
+                              affine, bool((mask == 1).all()), fixed, unit,
+                              table.k + 1 if table.local else table.n_feat))
     return out
 
 
 class StepData(NamedTuple):
     """What the evaluations of one step share, batch-last (see ``_batchlast``)."""
 
-    x_t: Tensor  # (in, batch): the first layer's inputs
-    y_t: Tensor | None  # (out, batch): the labels
-    feats0: Tensor  # (F, in, batch): the first layer's features (constant until the grid moves)
-    cov0: Tensor | None  # (in, F, F): their covariance (for the regulariser)
-    sx0: Tensor | None  # (in,): std of the inputs (None for a batch of one)
+    x_t: np.ndarray  # (in, batch): the first layer's inputs
+    y_t: np.ndarray | None  # (out, batch): the labels
+    feats0: np.ndarray  # (F, in, batch): the first layer's features (constant until the grid moves)
+    cov0: np.ndarray | None  # (in, F, F): their covariance (for the regulariser)
+    sx0: np.ndarray | None  # (in,): std of the inputs (None for a batch of one)
 
 
-def _cov_t(ac: Tensor) -> Tensor:
+def _cov_t(ac: np.ndarray) -> np.ndarray:
     """Per-input covariance (in, F, F) of centred batch-last features ac (F, in, batch)."""
-    a = ac.permute(1, 0, 2)
-    return torch.bmm(a, a.transpose(1, 2)).div_(max(ac.shape[-1] - 1, 1))
+    a = ac.transpose(1, 0, 2)
+    return np.matmul(a, a.transpose(0, 2, 1)) / max(ac.shape[-1] - 1, 1)
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def step_data(model, xb: Tensor, yb: Tensor | None = None, reg: bool = False) -> StepData:
     """``StepData`` of inputs xb (batch, n_in) and labels yb (batch, n_out); with ``reg`` also
     the regulariser's statistics of the first layer (its inputs are data)."""
-    x_t = model._select_inputs(xb).t().contiguous()
+    x_t = model._select_inputs(xb.detach()).t().contiguous()
     layer = model.layers[0]
-    feats0, _ = features_t(x_t, layer.grid, layer.column_table(), layer.base_fun, False)
+    feats0 = features_t(x_t, layer.grid, layer.column_table(), layer.base_fun, False)[0].numpy()
+    x_t = x_t.numpy()
     cov0 = sx0 = None
     if reg:
-        cov0 = _cov_t(feats0 - feats0.mean(-1, keepdim=True))
-        sx0 = x_t.std(1) if x_t.shape[1] > 1 else None
-    y_t = yb.t().contiguous() if yb is not None else None
+        cov0 = _cov_t(feats0 - feats0.mean(-1, keepdims=True))
+        sx0 = x_t.std(1, ddof=1) if x_t.shape[1] > 1 else None
+    y_t = yb.detach().t().contiguous().numpy() if yb is not None else None
     return StepData(x_t, y_t, feats0, cov0, sx0)
 
 
-@torch.inference_mode()
+class _Kept(NamedTuple):
+    """What the backward needs of one layer (``forward(keep=True)``)."""
+
+    x: np.ndarray  # (in, batch) inputs
+    a: np.ndarray | None  # (F, in, batch) features (feature form) or None (edge form)
+    da: np.ndarray | None  # their x-derivatives (None for the first layer)
+    edges: _edges.EdgeSaved | None  # edge form: see ``_edges``
+    table: _edges.EdgeTable | None  # its table
+    w: np.ndarray  # (in, F, out) weights without the output affine
+    wf: np.ndarray | None  # (F * in, out) weights with the output scale (feature form)
+    s_eff: np.ndarray  # (out,) output scale and ...
+    z_raw: np.ndarray | None  # ... the output before it (out, batch) (edge form)
+    msp: np.ndarray  # (in, out) mask * scale_sp
+    pre: np.ndarray | None  # (nodes, batch) node values before the node affine (mult layers)
+    zm: np.ndarray | None  # (n_mult, arity, batch) multiplication subnodes
+
+
+def _weights(ref: _LayerRefs):
+    """(w (in, F, out) with row 0 the base weights, mask * scale_sp)."""
+    msp = ref.scale_sp if ref.full_mask else ref.mask * ref.scale_sp
+    in_dim, out, nb = ref.coef.shape
+    w = np.empty((in_dim, nb + 1, out), dtype=ref.coef.dtype)
+    w[:, 0] = ref.scale_base if ref.full_mask else ref.mask * ref.scale_base
+    np.multiply(msp[:, :, None], ref.coef, out=w[:, 1:].transpose(0, 2, 1))
+    return w, msp
+
+
 def forward(model, refs: list[_LayerRefs], data: StepData, keep: bool = False):
     """The model's output (out, batch) on ``data`` along the training path; with ``keep`` also
-    what the backward needs per layer (features with their x-derivatives, weights, ...).
-    Runs in inference mode (less per-operation overhead; nothing made here outlives it)."""
+    what the backward needs per layer (``_Kept``)."""
     x = data.x_t
     batch = x.shape[1]
     cache = []
     for l, ref in enumerate(refs):
         layer, arity = ref.layer, ref.arity
-        if l == 0:
-            a, da = data.feats0, None
-        else:
-            a, da = features_t(x, layer.grid, layer.column_table(), layer.base_fun, keep)
-        msp = ref.scale_sp if ref.full_mask else ref.mask * ref.scale_sp
-        wb = ref.scale_base if ref.full_mask else ref.mask * ref.scale_base
-        w = torch.cat([wb.unsqueeze(1), (msp.unsqueeze(-1) * ref.coef).transpose(1, 2)], 1)
+        w, msp = _weights(ref)
         s_eff, c_eff = ref.fixed if ref.fixed is not None else output_affine(arity, ref.s, ref.c,
                                                                              ref.ns, ref.nc)
-        wf = w.transpose(0, 1) if ref.unit else w.transpose(0, 1) * s_eff  # (F, in, out)
-        wf = wf.reshape(-1, wf.shape[-1])
-        z = torch.addmm(c_eff.unsqueeze(1), wf.t(), a.view(-1, batch))  # (out, batch)
+        a = da = saved = wf = z_raw = None
+        table = layer.edge_table() if l > 0 else None
+        if _edges.applies(table, x, w.shape[-1], ref.width):
+            z_raw, saved = _edges.forward(x, table, w, layer.base_fun, keep)
+            z = z_raw + c_eff[:, None] if ref.unit else z_raw * s_eff[:, None] + c_eff[:, None]
+        else:
+            if l == 0:
+                a = data.feats0
+            else:
+                a, da = features_t(torch.from_numpy(x), layer.grid, layer.column_table(),
+                                   layer.base_fun, keep)
+                a, da = a.numpy(), (da.numpy() if keep else None)
+            wf = w.transpose(1, 0, 2) if ref.unit else w.transpose(1, 0, 2) * s_eff  # (F, in, out)
+            wf = wf.reshape(-1, wf.shape[-1])
+            z = wf.T @ a.reshape(-1, batch)
+            z += c_eff[:, None]
         pre = zm = None
         if arity:
             n_sum = ref.n_sum
-            zm = z[n_sum:].view(len(arity), arity[0], batch)
-            pre = torch.cat([z[:n_sum], zm.prod(1)], 0)
-            y = torch.addcmul(ref.nc.unsqueeze(1), pre, ref.ns.unsqueeze(1))
+            zm = z[n_sum:].reshape(len(arity), arity[0], batch)
+            pre = np.concatenate([z[:n_sum], zm.prod(1)], 0)
+            y = pre * ref.ns[:, None] + ref.nc[:, None]
         else:
             y = z
         if keep:
-            cache.append((x, a, da, w, wf, s_eff, msp, pre, zm))
+            cache.append(_Kept(x, a, da, saved, table, w, wf, s_eff, z_raw, msp, pre, zm))
         x = y
     return x, cache
 
 
-@torch.inference_mode()
+def _edge_variances(kept: _Kept, data: StepData, first: bool):
+    """The variances quad (in, out) of a layer's edge values, and what their gradient needs:
+    the centred features (feature form; the first layer's covariance is ``data.cov0``) or
+    the centred edge values (edge form), and C w (feature form)."""
+    batch = kept.x.shape[1]
+    if kept.edges is not None:
+        phi = _edges.edge_values(kept.edges)
+        centred = phi - phi.mean(-1, keepdims=True)  # (out, in, batch)
+        return (centred * centred).sum(-1).T / max(batch - 1, 1), centred, None
+    if first:
+        cov, centred = data.cov0, None
+    else:
+        centred = kept.a - kept.a.mean(-1, keepdims=True)
+        cov = _cov_t(centred)
+    cw = np.matmul(cov, kept.w)  # (in, F, out)
+    return (cw * kept.w).sum(1), centred, cw
+
+
+def _add(grads: dict, name: str, value) -> None:
+    g = grads.get(name)
+    if g is not None:
+        g += value
+
+
 def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
-                  reg_weights) -> tuple[Tensor, float]:
+                  reg_weights) -> tuple[float, float]:
     """MSE (+ lamb * regulariser) on ``data``; adds the gradient into every parameter's .grad.
     ``refs`` is ``plan(model)``, ``data`` is ``step_data(model, x, y, reg=lamb > 0)``. Returns
-    the MSE (0-d tensor) and the regulariser (a float, 0 when lamb == 0)."""
+    the MSE and the regulariser (0 when lamb == 0)."""
     x, cache = forward(model, refs, data, keep=True)
     batch = x.shape[1]
-    r = x - data.y_t
-    mse = r.square().mean()
-    g = r * (2.0 / r.numel())  # (out, batch)
+    r = (x - data.y_t).ravel()
+    mse = float(r @ r) / r.size
+    g = (x - data.y_t) * (2.0 / r.size)  # (out, batch)
 
     reg = 0.0
     reg_grads = [None] * model.depth
     if lamb > 0:
-        layers, centred = [], []
-        for l, (xl, a, _, w, *_rest) in enumerate(cache):
-            xc = None
+        stats, kept_for_grad = [], []
+        for l, kept in enumerate(cache):
+            quad, centred, cw = _edge_variances(kept, data, l == 0)
+            xc = sx = None
             if l == 0:  # the first layer's inputs are data: nothing flows into them
-                cov, ac, sx = data.cov0, None, data.sx0
-            else:
-                ac = a - a.mean(-1, keepdim=True)
-                cov = _cov_t(ac)
-                sx = None
-                if batch > 1:  # std(x), keeping x - mean(x) for the backward
-                    xc = xl - xl.mean(1, keepdim=True)
-                    sx = xc.square().sum(1).div_(batch - 1).sqrt_()
-            den = (sx + 0.1).unsqueeze(1) if sx is not None else w.new_full((w.shape[0], 1), 0.1)
-            layers.append((w, cov, den, l > 0 and sx is not None))
-            centred.append((ac, sx, xc))
-        reg, grads = _regularizer(layers, reg_weights[0], reg_weights[1], lamb)
-        reg_grads = [(*g, *c) for g, c in zip(grads, centred)]
+                sx = data.sx0
+            elif batch > 1:  # std(x), keeping x - mean(x) for the backward
+                xc = kept.x - kept.x.mean(1, keepdims=True)
+                sx = np.sqrt((xc * xc).sum(1) / (batch - 1))
+            den = (sx.astype(np.float64) + 0.1)[:, None] if sx is not None else \
+                np.full((kept.x.shape[0], 1), 0.1)
+            stats.append((quad.astype(np.float64), den))
+            kept_for_grad.append((centred, cw, sx, xc))
+        reg, grads = _regularizer(stats, reg_weights[0], reg_weights[1], lamb)
+        for l, ((h, g_den), (centred, cw, sx, xc)) in enumerate(zip(grads, kept_for_grad)):
+            w = cache[l].w
+            dt = w.dtype
+            g_den = g_den.astype(dt) if l > 0 and sx is not None else None
+            if cw is None:  # edge form: d reg / d phi = h (phi - mean) / (N - 1)
+                g_phi = (h.T.astype(dt) / max(batch - 1, 1))[:, :, None] * centred
+                reg_grads[l] = (None, g_phi, None, g_den, sx, xc)
+                continue
+            h = h.astype(dt)[:, None]
+            g_cov2 = np.matmul(w * h, w.transpose(0, 2, 1)) if g_den is not None else None
+            reg_grads[l] = (cw * h, centred, g_cov2, g_den, sx, xc)  # g_cov2 = 2 d reg / d Cov
 
     for l in range(len(refs) - 1, -1, -1):
-        ref = refs[l]
-        xl, a, da, w, wf, s_eff, msp, pre, zm = cache[l]
-        s, c, ns, nc, affine = ref.s, ref.c, ref.ns, ref.nc, ref.affine
-        if zm is not None:
+        ref, kept = refs[l], cache[l]
+        grads = ref.grads
+        if kept.zm is not None:
             n_sum = ref.n_sum
-            if affine:
-                _set_grad(nc, g.sum(1))
-                _set_grad(ns, (g * pre).sum(1))
-            gp = g * ns.unsqueeze(1)
-            gzm = gp[n_sum:].unsqueeze(1) * _exclusive_prod(zm, 1)
-            gz = torch.cat([gp[:n_sum], gzm.flatten(0, 1)], 0)
+            if ref.affine:
+                _add(grads, "nc", g.sum(1))
+                _add(grads, "ns", (g * kept.pre).sum(1))
+            gp = g * ref.ns[:, None]
+            gzm = gp[n_sum:, None] * _exclusive_prod(kept.zm)
+            gz = np.concatenate([gp[:n_sum], gzm.reshape(-1, batch)], 0)
         else:
             gz = g
-        n_feat, in_dim = a.shape[:2]
-        proj = (a.view(-1, batch) @ gz.t()).view(n_feat, in_dim, -1).transpose(0, 1)  # (in, F, out)
-        gw = proj if ref.unit else proj * s_eff
         rg = reg_grads[l]
-        if rg is not None:
-            gw = gw + rg[0]
-        gsp = gw[:, 1:].transpose(1, 2)  # (in, out, nb)
-        if ref.coef.requires_grad:
-            _set_grad(ref.coef, msp.unsqueeze(-1) * gsp)
-        if ref.scale_base.requires_grad:
-            _set_grad(ref.scale_base, gw[:, 0] if ref.full_mask else ref.mask * gw[:, 0])
-        if ref.scale_sp.requires_grad:
+        if kept.edges is not None:
+            g_z = gz if ref.unit else gz * kept.s_eff[:, None]
+            gw, g = _edges.backward(kept.edges, kept.table, g_z, rg[1] if rg is not None else None)
+            gs_eff = (gz * kept.z_raw).sum(1) if ref.affine else None
+        else:
+            a = kept.a
+            n_feat, in_dim = a.shape[:2]
+            proj = (a.reshape(-1, batch) @ gz.T).reshape(n_feat, in_dim, -1).transpose(1, 0, 2)
+            gw = proj if ref.unit else proj * kept.s_eff  # (in, F, out)
+            if rg is not None:
+                gw = gw + rg[0]
+            gs_eff = (proj * kept.w).sum((0, 1)) if ref.affine else None
+            if l > 0:
+                ga = (kept.wf @ gz).reshape(a.shape)  # (F, in, batch)
+                if rg is not None and rg[2] is not None:  # through Cov = ac ac^T / (N - 1)
+                    ac = rg[1].transpose(1, 0, 2)
+                    ga = ga + np.matmul(rg[2] / (batch - 1), ac).transpose(1, 0, 2)
+                g = (ga * kept.da).sum(0)  # (in, batch)
+        gsp = gw[:, 1:].transpose(0, 2, 1)  # (in, out, nb)
+        _add(grads, "coef", kept.msp[:, :, None] * gsp)
+        _add(grads, "scale_base", gw[:, 0] if ref.full_mask else ref.mask * gw[:, 0])
+        if "scale_sp" in grads:
             g_sp = (gsp * ref.coef).sum(-1)
-            _set_grad(ref.scale_sp, g_sp if ref.full_mask else ref.mask * g_sp)
-        if affine:
-            gs_eff, gc_eff = (proj * w).sum((0, 1)), gz.sum(1)
-            if zm is not None:
-                _set_grad(s, gs_eff)
-                _set_grad(c, gc_eff)
+            _add(grads, "scale_sp", g_sp if ref.full_mask else ref.mask * g_sp)
+        if ref.affine:
+            gc_eff = gz.sum(1)
+            if kept.zm is not None:
+                _add(grads, "s", gs_eff)
+                _add(grads, "c", gc_eff)
             else:
-                _set_grad(s, gs_eff * ns)
-                _set_grad(c, gc_eff * ns)
-                _set_grad(ns, gs_eff * s + gc_eff * c)
-                _set_grad(nc, gc_eff)
+                _add(grads, "s", gs_eff * ref.ns)
+                _add(grads, "c", gc_eff * ref.ns)
+                _add(grads, "ns", gs_eff * ref.s + gc_eff * ref.c)
+                _add(grads, "nc", gc_eff)
         if l == 0:
             break
-        ga = (wf @ gz).view(a.shape)  # (F, in, batch)
-        if rg is not None and rg[1] is not None:  # through Cov = ac ac^T / (N - 1)
-            g_cov2, g_den, ac, sx, xc = rg[1:]
-            ga = ga + torch.bmm(g_cov2.div_(batch - 1), ac.permute(1, 0, 2)).permute(1, 0, 2)
-        g = (ga * da).sum(0)  # (in, batch)
-        if rg is not None and rg[1] is not None:  # through den = std(x) + 0.1
-            coef = g_den.div_(sx.clamp_min(1e-30).unsqueeze(1)).div_(batch - 1)
-            g = g + coef * xc
+        if rg is not None and rg[3] is not None:  # through den = std(x) + 0.1
+            g_den, sx, xc = rg[3:]
+            g = g + g_den / (np.maximum(sx, 1e-30)[:, None] * (batch - 1)) * xc
     return mse, reg

@@ -13,12 +13,13 @@ import torch
 from torch import Tensor, nn
 
 from ._batchlast import column_table
+from ._edges import edge_table
 from ._fused import SplineLayer
 from ._spline import basis_table, features, fit_coef, grid_from_samples, refit_coef, uniform_grid
 from ._symbolic_lib import get_function
 
 
-_CACHES = ("_groups", "_table", "_dense", "_columns")  # per-layer caches (see KANLayer)
+_CACHES = ("_groups", "_table", "_dense", "_columns", "_edges")  # per-layer caches (see KANLayer)
 
 
 def _ordinary(build):
@@ -65,9 +66,9 @@ class KANLayer(nn.Module):
         self.register_buffer("sym_mask", torch.zeros(in_dim, out_dim, dtype=dtype, device=device))
         self.sym_affine = nn.Parameter(torch.zeros(in_dim, out_dim, 4, dtype=dtype, device=device))
         self.sym_names = [["0"] * out_dim for _ in range(in_dim)]
-        # caches: _groups (sym_mask version, {name: (i_idx, o_idx)}); _table, _dense and
-        # _columns (grid version, table): basis_table(grid, k), its dense layout for the
-        # kernels, its columns for the training step
+        # caches: _groups (sym_mask version, {name: (i_idx, o_idx)}); _table, _dense,
+        # _columns and _edges (grid version, table): basis_table(grid, k), its dense layout for
+        # the kernels, its columns and its edge form for the training step
         self.clear_caches()
 
     # ---- shape helpers -------------------------------------------------------------------
@@ -105,6 +106,11 @@ class KANLayer(nn.Module):
     def column_table(self):
         """``table()`` as columns, for the batch-last training step (cached like ``table``)."""
         return self._cached_table("_columns", lambda: column_table(self.table()))
+
+    def edge_table(self):
+        """``table()`` in the edge form of the training step, or None where too large (cached
+        like ``table``)."""
+        return self._cached_table("_edges", lambda: edge_table(self.table(), self.grid))
 
     def _grid_key(self) -> tuple:
         """Identifies the grid's current values (in-place writes bump its version)."""

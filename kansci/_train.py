@@ -120,6 +120,7 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
     try:
         with cpu_threads(threads), flat_parameters(params) as (flat, flat_grad):
             run.flat = flat
+            run.refs = plan(model) if run.manual else None
             if opt == "LBFGS":
                 optimizer = LBFGS(flat, flat_grad, lr=lr)
             else:
@@ -165,7 +166,7 @@ class _Run:
         self.x_train, self.y_train = data["train_input"], data["train_label"]
         # hand-written gradient applies
         self.manual = supports(model, loss_fn, reg_weights, self.x_train)
-        self.refs = plan(model) if self.manual else None
+        self.refs = None  # plan(model) once the parameters are flat (hand-written path)
         # the kernels build features on the fly: the first layer's are kept only for the
         # regulariser's covariance
         self.kernels = model.kernel_for(self.x_train) is not None
@@ -206,7 +207,7 @@ class _Run:
             return self.model._run(self.x_test)[0]
         if grid_changed or self.test_data is None:
             self.test_data = step_data(self.model, self.x_test)
-        return forward(self.model, self.refs, self.test_data)[0].t()
+        return torch.from_numpy(forward(self.model, self.refs, self.test_data)[0].T.copy())
 
     def step(self, optimizer, grid_update: bool) -> dict:
         """One optimisation step; returns its logs (objective None if not finite)."""
