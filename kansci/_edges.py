@@ -14,6 +14,7 @@ Gathers, searches and scatters run in PyTorch on views of the same memory; the r
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -23,6 +24,7 @@ from ._spline import BasisTable
 
 _GATHER_LIMIT = 1 << 24  # gathered values per evaluation above which the feature form is used
 _PIECES_LIMIT = 1 << 22  # largest (in, R, k+1, F) piece array kept per layer
+_SPREAD = 8  # copies of the interval sums that consecutive samples alternate between
 
 
 class EdgeTable(NamedTuple):
@@ -67,6 +69,12 @@ def rows_of(table, x_t: np.ndarray) -> torch.Tensor:
     """The table row of every input value: x_t (in, batch) -> (in * batch,) long."""
     count = torch.searchsorted(table.grid, torch.from_numpy(x_t), right=True)
     return (count + table.row0).view(-1)
+
+
+@lru_cache(maxsize=8)
+def _spread(n: int, stride: int) -> torch.Tensor:
+    """(n,) long: sample j adds into copy j mod _SPREAD (offset by ``stride`` per copy)."""
+    return (torch.arange(n) % _SPREAD) * stride
 
 
 def gather(cols: np.ndarray, rows: torch.Tensor) -> np.ndarray:
@@ -158,9 +166,13 @@ def backward(saved: EdgeSaved, table: EdgeTable, g_z: np.ndarray, g_phi: np.ndar
     for p in range(1, k + 1):
         np.multiply(src[p - 1], u, out=src[p])
     n_rows = table.pieces.shape[1]
-    g_q = np.zeros(((k + 1) * out, in_dim * n_rows), dtype=u.dtype)
-    src = torch.from_numpy(src.reshape((k + 1) * out, -1))
-    torch.from_numpy(g_q).index_add_(1, saved.rows, src)
-    g_w = np.einsum("irpf,poir->ifo", table.pieces, g_q.reshape(k + 1, out, in_dim, n_rows))
+    # sum over the samples of each interval; consecutive samples often share one, and adds
+    # into one number run one after another, so they alternate between _SPREAD copies
+    stride = in_dim * n_rows
+    g_q = np.zeros(((k + 1) * out, _SPREAD * stride), dtype=u.dtype)
+    rows = saved.rows + _spread(saved.rows.numel(), stride)
+    torch.from_numpy(g_q).index_add_(1, rows, torch.from_numpy(src.reshape((k + 1) * out, -1)))
+    g_q = g_q.reshape(k + 1, out, _SPREAD, in_dim, n_rows).sum(2)
+    g_w = np.einsum("irpf,poir->ifo", table.pieces, g_q)
     g_w[:, 0] = g_wb
     return g_w, g_x
