@@ -167,6 +167,7 @@ class StepData(NamedTuple):
     feats0: np.ndarray  # (F, in, batch): the first layer's features (constant until the grid moves)
     cov0: np.ndarray | None  # (in, F, F): their covariance (for the regulariser)
     sx0: np.ndarray | None  # (in,): std of the inputs (None for a batch of one)
+    tables: list  # per layer: its ``_edges.EdgeTable`` (None: none, or the first layer)
 
 
 def _cov_t(ac: np.ndarray) -> np.ndarray:
@@ -188,7 +189,8 @@ def step_data(model, xb: Tensor, yb: Tensor | None = None, reg: bool = False) ->
         cov0 = _cov_t(feats0 - feats0.mean(-1, keepdims=True))
         sx0 = x_t.std(1, ddof=1) if x_t.shape[1] > 1 else None
     y_t = yb.detach().t().contiguous().numpy() if yb is not None else None
-    return StepData(x_t, y_t, feats0, cov0, sx0)
+    tables = [None] + [layer.edge_table() for layer in model.layers[1:]]
+    return StepData(x_t, y_t, feats0, cov0, sx0, tables)
 
 
 class _Kept(NamedTuple):
@@ -230,7 +232,7 @@ def forward(model, refs: list[_LayerRefs], data: StepData, keep: bool = False):
         s_eff, c_eff = ref.fixed if ref.fixed is not None else output_affine(arity, ref.s, ref.c,
                                                                              ref.ns, ref.nc)
         a = da = saved = wf = z_raw = None
-        table = layer.edge_table() if l > 0 else None
+        table = data.tables[l]
         if _edges.applies(table, x, w.shape[-1], ref.width):
             z_raw, saved = _edges.forward(x, table, w, layer.base_fun, keep)
             z = z_raw + c_eff[:, None] if ref.unit else z_raw * s_eff[:, None] + c_eff[:, None]
@@ -266,7 +268,7 @@ def _edge_variances(kept: _Kept, data: StepData, first: bool):
     batch = kept.x.shape[1]
     if kept.edges is not None:
         phi = _edges.edge_values(kept.edges)
-        centred = phi - phi.mean(-1, keepdims=True)  # (out, in, batch)
+        centred = phi - np.add.reduce(phi, -1, keepdims=True) * (1 / batch)  # (out, in, batch)
         return (centred * centred).sum(-1).T / max(batch - 1, 1), centred, None
     if first:
         cov, centred = data.cov0, None
@@ -295,7 +297,7 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
     g = (x - data.y_t) * (2.0 / r.size)  # (out, batch)
 
     reg = 0.0
-    reg_grads = [None] * model.depth
+    reg_grads = [None] * len(refs)
     if lamb > 0:
         stats, kept_for_grad = [], []
         for l, kept in enumerate(cache):

@@ -28,12 +28,17 @@ _SPREAD = 8  # copies of the interval sums that consecutive samples alternate be
 
 
 class EdgeTable(NamedTuple):
-    """A ``BasisTable`` arranged for the edge form (R = rows per input = knots + 1)."""
+    """A ``BasisTable`` arranged for the edge form (R = rows per input = knots + 1).
 
-    pieces: np.ndarray  # (in, R, k+1, F): u^p coefficient of every feature on every row
-    knots: np.ndarray  # (2, in * R): 1/h and -t/h of each row (u = x/h - t/h)
+    Sums over the samples of each interval (the backward) run into ``_SPREAD`` copies that
+    consecutive samples alternate between: adds into one number run one after another, and
+    consecutive samples often share an interval. The gather reads the same copies."""
+
+    pieces: np.ndarray  # (in, R (k+1), F): u^p coefficient of every feature on every row
+    pieces_t: np.ndarray  # (in, F, R (k+1)): the same, transposed
+    knots: np.ndarray  # (2, _SPREAD * in * R): 1/h and -t/h of each row (u = x/h - t/h)
     grid: torch.Tensor  # (in, knots) the grid (searched for each sample's row)
-    row0: torch.Tensor  # (in, 1) long: first row of each input
+    n_rows: int  # R
     k: int
 
 
@@ -53,8 +58,10 @@ def edge_table(table: BasisTable, grid: torch.Tensor) -> EdgeTable | None:
         dense = pieces.new_zeros(in_dim, n_rows, k + 1, n_feat)
         dense.scatter_add_(-1, col[None, :, None, :].expand_as(pieces), pieces)
         pieces = dense
-    return EdgeTable(pieces.cpu().numpy().copy(), rows[:, -2:].t().cpu().numpy().copy(),
-                     grid.detach().clone(), table.row0, k)
+    pieces = pieces.reshape(in_dim, -1, n_feat).cpu().numpy()
+    knots = np.tile(rows[:, -2:].t().cpu().numpy(), (1, _SPREAD))
+    return EdgeTable(pieces.copy(), np.ascontiguousarray(pieces.transpose(0, 2, 1)), knots,
+                     grid.detach().clone(), n_rows, k)
 
 
 def applies(table: EdgeTable | None, x_t: np.ndarray, out_dim: int, width: int) -> bool:
@@ -65,16 +72,18 @@ def applies(table: EdgeTable | None, x_t: np.ndarray, out_dim: int, width: int) 
             and ((table.k + 1) * out_dim + 2) * x_t.size <= _GATHER_LIMIT)
 
 
-def rows_of(table, x_t: np.ndarray) -> torch.Tensor:
-    """The table row of every input value: x_t (in, batch) -> (in * batch,) long."""
-    count = torch.searchsorted(table.grid, torch.from_numpy(x_t), right=True)
-    return (count + table.row0).view(-1)
-
-
 @lru_cache(maxsize=8)
-def _spread(n: int, stride: int) -> torch.Tensor:
-    """(n,) long: sample j adds into copy j mod _SPREAD (offset by ``stride`` per copy)."""
-    return (torch.arange(n) % _SPREAD) * stride
+def _offsets(in_dim: int, n_rows: int, batch: int) -> torch.Tensor:
+    """(in, batch) long: first row of input i in the copy that sample b uses."""
+    i = torch.arange(in_dim).unsqueeze(1) * n_rows
+    return i + (torch.arange(batch) % _SPREAD) * (in_dim * n_rows)
+
+
+def rows_of(table: EdgeTable, x_t: np.ndarray) -> torch.Tensor:
+    """The table row (in its sample's copy) of every input value: x_t (in, batch) ->
+    (in * batch,) long."""
+    count = torch.searchsorted(table.grid, torch.from_numpy(x_t), right=True)
+    return (count + _offsets(x_t.shape[0], table.n_rows, x_t.shape[1])).view(-1)
 
 
 def gather(cols: np.ndarray, rows: torch.Tensor) -> np.ndarray:
@@ -85,9 +94,7 @@ def gather(cols: np.ndarray, rows: torch.Tensor) -> np.ndarray:
 def base(x: np.ndarray, base_fun: str, deriv: bool):
     """base(x) and, when asked, base'(x), for x (in, batch)."""
     if base_fun == "silu":
-        s = np.tanh(x * 0.5)  # sigmoid(x) = (1 + tanh(x / 2)) / 2, without overflow
-        s += 1
-        s *= 0.5
+        s = torch.sigmoid(torch.from_numpy(x)).numpy()
         y = x * s
         return y, (s + y * (1 - s) if deriv else None)
     if base_fun == "identity":
@@ -112,8 +119,8 @@ def forward(x_t: np.ndarray, table: EdgeTable, w: np.ndarray, base_fun: str, kee
     weights) -> (out, batch); with ``keep`` also what the backward needs (``EdgeSaved``)."""
     in_dim, batch = x_t.shape
     k, out = table.k, w.shape[-1]
-    q = np.einsum("irpf,ifo->poir", table.pieces, w)
-    cols = np.concatenate([q.reshape((k + 1) * out, -1), table.knots])
+    q = np.matmul(table.pieces, w).reshape(in_dim, -1, k + 1, out).transpose(2, 3, 0, 1)
+    cols = np.concatenate([np.tile(q.reshape((k + 1) * out, -1), (1, _SPREAD)), table.knots])
     rows = rows_of(table, x_t)
     g = gather(cols, rows).reshape(-1, in_dim, batch)
     inv_h = g[-2]
@@ -126,7 +133,7 @@ def forward(x_t: np.ndarray, table: EdgeTable, w: np.ndarray, base_fun: str, kee
         spline += qg[p]
     b, db = base(x_t, base_fun, keep)
     wb = w[:, 0]
-    z = spline.sum(1)
+    z = np.add.reduce(spline, 1)
     z += wb.T @ b
     if not keep:
         return z, None
@@ -165,14 +172,11 @@ def backward(saved: EdgeSaved, table: EdgeTable, g_z: np.ndarray, g_phi: np.ndar
     src[0] = grad
     for p in range(1, k + 1):
         np.multiply(src[p - 1], u, out=src[p])
-    n_rows = table.pieces.shape[1]
-    # sum over the samples of each interval; consecutive samples often share one, and adds
-    # into one number run one after another, so they alternate between _SPREAD copies
-    stride = in_dim * n_rows
-    g_q = np.zeros(((k + 1) * out, _SPREAD * stride), dtype=u.dtype)
-    rows = saved.rows + _spread(saved.rows.numel(), stride)
-    torch.from_numpy(g_q).index_add_(1, rows, torch.from_numpy(src.reshape((k + 1) * out, -1)))
-    g_q = g_q.reshape(k + 1, out, _SPREAD, in_dim, n_rows).sum(2)
-    g_w = np.einsum("irpf,poir->ifo", table.pieces, g_q)
+    n_rows = table.n_rows
+    g_q = np.zeros(((k + 1) * out, _SPREAD * in_dim * n_rows), dtype=u.dtype)
+    src = torch.from_numpy(src.reshape((k + 1) * out, -1))
+    torch.from_numpy(g_q).index_add_(1, saved.rows, src)  # sums over each interval's samples
+    g_q = np.add.reduce(g_q.reshape(k + 1, out, _SPREAD, in_dim, n_rows), 2)
+    g_w = np.matmul(table.pieces_t, g_q.transpose(2, 3, 0, 1).reshape(in_dim, -1, out))
     g_w[:, 0] = g_wb
     return g_w, g_x
