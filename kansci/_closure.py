@@ -306,7 +306,7 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
             if l == 0:  # the first layer's inputs are data: nothing flows into them
                 sx = data.sx0
             elif batch > 1:  # std(x), keeping x - mean(x) for the backward
-                xc = kept.x - kept.x.mean(1, keepdims=True)
+                xc = kept.x - np.add.reduce(kept.x, 1, keepdims=True) * (1 / batch)
                 sx = np.sqrt((xc * xc).sum(1) / (batch - 1))
             den = (sx.astype(np.float64) + 0.1)[:, None] if sx is not None else \
                 np.full((kept.x.shape[0], 1), 0.1)

@@ -36,7 +36,7 @@ class EdgeTable(NamedTuple):
 
     pieces: np.ndarray  # (in, R (k+1), F): u^p coefficient of every feature on every row
     pieces_t: np.ndarray  # (in, F, R (k+1)): the same, transposed
-    knots: np.ndarray  # (2, _SPREAD * in * R): 1/h and -t/h of each row (u = x/h - t/h)
+    knots: np.ndarray  # (2, 1, in * R): 1/h and -t/h of each row (u = x/h - t/h)
     grid: torch.Tensor  # (in, knots) the grid (searched for each sample's row)
     n_rows: int  # R
     k: int
@@ -59,7 +59,7 @@ def edge_table(table: BasisTable, grid: torch.Tensor) -> EdgeTable | None:
         dense.scatter_add_(-1, col[None, :, None, :].expand_as(pieces), pieces)
         pieces = dense
     pieces = pieces.reshape(in_dim, -1, n_feat).cpu().numpy()
-    knots = np.tile(rows[:, -2:].t().cpu().numpy(), (1, _SPREAD))
+    knots = rows[:, -2:].t().cpu().numpy()[:, None].copy()
     return EdgeTable(pieces.copy(), np.ascontiguousarray(pieces.transpose(0, 2, 1)), knots,
                      grid.detach().clone(), n_rows, k)
 
@@ -120,7 +120,10 @@ def forward(x_t: np.ndarray, table: EdgeTable, w: np.ndarray, base_fun: str, kee
     in_dim, batch = x_t.shape
     k, out = table.k, w.shape[-1]
     q = np.matmul(table.pieces, w).reshape(in_dim, -1, k + 1, out).transpose(2, 3, 0, 1)
-    cols = np.concatenate([np.tile(q.reshape((k + 1) * out, -1), (1, _SPREAD)), table.knots])
+    cols = np.empty(((k + 1) * out + 2, _SPREAD, in_dim * table.n_rows), dtype=w.dtype)
+    cols[:-2] = q.reshape((k + 1) * out, 1, -1)
+    cols[-2:] = table.knots
+    cols = cols.reshape(len(cols), -1)
     rows = rows_of(table, x_t)
     g = gather(cols, rows).reshape(-1, in_dim, batch)
     inv_h = g[-2]
