@@ -255,8 +255,11 @@ class KANLayer(nn.Module):
     @torch.no_grad()
     def update_grid(self, x: Tensor) -> None:
         """Re-place the grid on samples x (batch, in), refitting coef so the splines keep their
-        shape (pykan's update_grid_from_samples, with a ridge-regularised refit)."""
+        shape (pykan's update_grid_from_samples, with a ridge-regularised refit). A grid that
+        comes out unchanged (the same samples again) leaves the layer as it is."""
         new = grid_from_samples(x, self.num, self.k, self.grid_eps)
+        if torch.equal(new, self.grid):
+            return
         table = _ordinary(lambda: basis_table(new, self.k))
         self.coef.copy_(refit_coef(x, self.grid, self.coef, self.k, new, self.k,
                                    tables=(self.table(), table)))

@@ -178,10 +178,16 @@ class MultKAN(nn.Module):
         for l in range(self.depth):
             if on_layer is not None:
                 on_layer(l, x)
-            y, scale = self.layers[l](x, with_scale, feats0 if l == 0 else None, kernel)
+            x, scale = self._layer_output(l, x, with_scale, feats0 if l == 0 else None, kernel)
             scales.append(scale)
-            x = self._nodes(l, torch.addcmul(self.subnode_bias[l], y, self.subnode_scale[l]))
         return x, scales
+
+    def _layer_output(self, l: int, x: Tensor, with_scale: bool = False,
+                      feats: Tensor | None = None, kernel=None):
+        """Layer l's node values (batch, width_in[l+1]) from its inputs x (batch, in), and its
+        edge scales when ``with_scale`` (see ``KANLayer.forward``)."""
+        y, scale = self.layers[l](x, with_scale, feats, kernel)
+        return self._nodes(l, torch.addcmul(self.subnode_bias[l], y, self.subnode_scale[l])), scale
 
     def _run_fused(self, x: Tensor, feats0: Tensor | None = None, cov0: Tensor | None = None,
                    with_scale: bool = False):
@@ -243,8 +249,12 @@ class MultKAN(nn.Module):
     @torch.no_grad()
     def update_grid(self, x) -> None:
         """Re-place every layer's grid on the activations of samples x (batch, n_in)."""
-        x = self._prepare(x)
-        self._run(x, on_layer=lambda l, xl: self.layers[l].update_grid(xl))
+        x = self._select_inputs(self._prepare(x))
+        kernel = self.kernel_for(x)
+        for l, layer in enumerate(self.layers):
+            layer.update_grid(x)
+            if l + 1 < self.depth:  # the next layer's inputs, on the updated grid
+                x = self._layer_output(l, x, kernel=kernel)[0]
 
     update_grid_from_samples = update_grid
 

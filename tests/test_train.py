@@ -208,6 +208,19 @@ def test_update_grid_on_a_constant_input_stays_finite():
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
+def test_update_grid_again_on_the_same_samples_changes_nothing():
+    model = ks.MultKAN([2, 3, 1], seed=0, dtype=F64)
+    x = torch.rand(200, 2, dtype=F64) ** 2  # skewed: the first update moves the grids
+    before = [layer.grid.clone() for layer in model.layers]
+    model.update_grid(x)
+    assert not any(torch.equal(b, layer.grid) for b, layer in zip(before, model.layers))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    out = model(x)
+    model.update_grid(x)  # the same grids come out: splines and grids stay exactly as they are
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    assert torch.equal(model(x), out)
+
+
 @pytest.mark.parametrize("seed", [1, 3])
 def test_float32_sparse_training_completes(seed):
     """L-BFGS stays finite in float32 through the regularised hellokan stage."""
