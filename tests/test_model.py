@@ -133,9 +133,6 @@ def test_n_edge_and_config_round_trip():
     ([2, [1, 2], [1, 1], 1], 2, 1e-2), ([2, 3, 2, 1], 2, 0.0), ([2, 3, 2, 1], 2, 1e-2),
     ([2, 9, 1], 2, 1e-2)])  # [2, 9, 1]: a hidden layer wider than its basis rows
 def test_hand_written_gradient_matches_autograd(width, arity, lamb, mode, grid):
-    from kansci._closure import loss_and_grad, plan, step_data, supports
-    from kansci._train import regularizer
-
     model = ks.MultKAN(width, mult_arity=arity, grid=grid, seed=2, dtype=torch.float64,
                        affine_trainable=mode == "trained affines")
     gen = torch.Generator().manual_seed(1)
@@ -147,6 +144,15 @@ def test_hand_written_gradient_matches_autograd(width, arity, lamb, mode, grid):
             model.layers[0].mask[1, 0] = 0.0
     x = torch.rand(80, width[0], generator=gen, dtype=torch.float64) * 2 - 1
     y = torch.rand(80, model.width_in[-1], generator=gen, dtype=torch.float64)
+    _assert_hand_written_gradient(model, x, y, lamb)
+
+
+def _assert_hand_written_gradient(model, x, y, lamb):
+    """The hand-written step's objective and gradients equal autograd's on the reference
+    forward (``_run`` + ``regularizer``)."""
+    from kansci._closure import loss_and_grad, plan, step_data, supports
+    from kansci._train import regularizer
+
     weights = (1.0, 2.0, 0.0, 0.0)
     assert supports(model, None, weights, x)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -160,6 +166,16 @@ def test_hand_written_gradient_matches_autograd(width, arity, lamb, mode, grid):
     assert math.isclose(mse + lamb * reg, float(ref_obj.detach()), rel_tol=1e-12, abs_tol=1e-14)
     for p, r in zip(params, ref):
         assert torch.allclose(p.grad, r, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("k,grid", [(1, 3), (2, 4), (5, 3), (2, 12)])
+def test_hand_written_gradient_other_spline_orders(k, grid):
+    """The edge form and the feature form for other spline orders (dense and local tables)."""
+    model = ks.MultKAN([2, 3, 2, 1], grid=grid, k=k, seed=3, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(2)
+    x = torch.rand(60, 2, generator=gen, dtype=torch.float64) * 2 - 1
+    y = torch.rand(60, 1, generator=gen, dtype=torch.float64)
+    _assert_hand_written_gradient(model, x, y, 1e-2)
 
 
 def test_fix_symbolic_fits_the_affine_of_a_learned_curve():
