@@ -292,9 +292,9 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
     the MSE and the regulariser (0 when lamb == 0)."""
     x, cache = forward(model, refs, data, keep=True)
     batch = x.shape[1]
-    r = (x - data.y_t).ravel()
-    mse = float(r @ r) / r.size
-    g = (x - data.y_t) * (2.0 / r.size)  # (out, batch)
+    r = x - data.y_t
+    mse = float(np.add.reduce(r * r, None)) / r.size  # pairwise summation
+    g = r * (2.0 / r.size)  # (out, batch)
 
     reg = 0.0
     reg_grads = [None] * len(refs)
