@@ -200,7 +200,6 @@ class _Kept(NamedTuple):
     a: np.ndarray | None  # (F, in, batch) features (feature form) or None (edge form)
     da: np.ndarray | None  # their x-derivatives (None for the first layer)
     edges: _edges.EdgeSaved | None  # edge form: see ``_edges``
-    table: _edges.EdgeTable | None  # its table
     w: np.ndarray  # (in, F, out) weights without the output affine
     wf: np.ndarray | None  # (F * in, out) weights with the output scale (feature form)
     s_eff: np.ndarray  # (out,) output scale and ...
@@ -256,7 +255,7 @@ def forward(model, refs: list[_LayerRefs], data: StepData, keep: bool = False):
         else:
             y = z
         if keep:
-            cache.append(_Kept(x, a, da, saved, table, w, wf, s_eff, z_raw, msp, pre, zm))
+            cache.append(_Kept(x, a, da, saved, w, wf, s_eff, z_raw, msp, pre, zm))
         x = y
     return x, cache
 
@@ -277,6 +276,18 @@ def _edge_variances(kept: _Kept, data: StepData, first: bool):
         cov = _cov_t(centred)
     cw = np.matmul(cov, kept.w)  # (in, F, out)
     return (cw * kept.w).sum(1), centred, cw
+
+
+class _RegGrad(NamedTuple):
+    """The regulariser's gradient parts of one layer (None where they do not apply)."""
+
+    w: np.ndarray | None  # d reg / d w (in, F, out) through C w (feature form)
+    phi: np.ndarray | None  # d reg / d phi (out, in, batch) (edge form)
+    cov2: np.ndarray | None  # 2 d reg / d Cov (in, F, F) (feature form, inner layer)
+    centred: np.ndarray | None  # the centred features (F, in, batch) Cov was taken from
+    den: np.ndarray | None  # d reg / d den (in, 1) (inner layer, batch > 1)
+    sx: np.ndarray | None  # std(x) (in,) and ...
+    xc: np.ndarray | None  # ... x - mean(x) (in, batch) of the layer's inputs
 
 
 def _add(grads: dict, name: str, value) -> None:
@@ -319,11 +330,11 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
             g_den = g_den.astype(dt) if l > 0 and sx is not None else None
             if cw is None:  # edge form: d reg / d phi = h (phi - mean) / (N - 1)
                 g_phi = (h.T.astype(dt) / max(batch - 1, 1))[:, :, None] * centred
-                reg_grads[l] = (None, g_phi, None, g_den, sx, xc)
+                reg_grads[l] = _RegGrad(None, g_phi, None, None, g_den, sx, xc)
                 continue
             h = h.astype(dt)[:, None]
             g_cov2 = np.matmul(w * h, w.transpose(0, 2, 1)) if g_den is not None else None
-            reg_grads[l] = (cw * h, centred, g_cov2, g_den, sx, xc)  # g_cov2 = 2 d reg / d Cov
+            reg_grads[l] = _RegGrad(cw * h, None, g_cov2, centred, g_den, sx, xc)
 
     for l in range(len(refs) - 1, -1, -1):
         ref, kept = refs[l], cache[l]
@@ -341,7 +352,8 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
         rg = reg_grads[l]
         if kept.edges is not None:
             g_z = gz if ref.unit else gz * kept.s_eff[:, None]
-            gw, g = _edges.backward(kept.edges, kept.table, g_z, rg[1] if rg is not None else None)
+            gw, g = _edges.backward(kept.edges, data.tables[l], g_z,
+                                    rg.phi if rg is not None else None)
             gs_eff = (gz * kept.z_raw).sum(1) if ref.affine else None
         else:
             a = kept.a
@@ -349,13 +361,13 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
             proj = (a.reshape(-1, batch) @ gz.T).reshape(n_feat, in_dim, -1).transpose(1, 0, 2)
             gw = proj if ref.unit else proj * kept.s_eff  # (in, F, out)
             if rg is not None:
-                gw = gw + rg[0]
+                gw = gw + rg.w
             gs_eff = (proj * kept.w).sum((0, 1)) if ref.affine else None
             if l > 0:
                 ga = (kept.wf @ gz).reshape(a.shape)  # (F, in, batch)
-                if rg is not None and rg[2] is not None:  # through Cov = ac ac^T / (N - 1)
-                    ac = rg[1].transpose(1, 0, 2)
-                    ga = ga + np.matmul(rg[2] / (batch - 1), ac).transpose(1, 0, 2)
+                if rg is not None and rg.cov2 is not None:  # through Cov = ac ac^T / (N - 1)
+                    ac = rg.centred.transpose(1, 0, 2)
+                    ga = ga + np.matmul(rg.cov2 / (batch - 1), ac).transpose(1, 0, 2)
                 g = (ga * kept.da).sum(0)  # (in, batch)
         gsp = gw[:, 1:].transpose(0, 2, 1)  # (in, out, nb)
         _add(grads, "coef", kept.msp[:, :, None] * gsp)
@@ -375,7 +387,6 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
                 _add(grads, "nc", gc_eff)
         if l == 0:
             break
-        if rg is not None and rg[3] is not None:  # through den = std(x) + 0.1
-            g_den, sx, xc = rg[3:]
-            g = g + g_den / (np.maximum(sx, 1e-30)[:, None] * (batch - 1)) * xc
+        if rg is not None and rg.den is not None:  # through den = std(x) + 0.1
+            g = g + rg.den / (np.maximum(rg.sx, 1e-30)[:, None] * (batch - 1)) * rg.xc
     return mse, reg

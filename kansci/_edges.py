@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._spline import BasisTable
+from ._spline import BasisTable, _base
 
 _GATHER_LIMIT = 1 << 24  # gathered values per evaluation above which the feature form is used
 _PIECES_LIMIT = 1 << 22  # largest (in, R, k+1, F) piece array kept per layer
@@ -92,14 +92,9 @@ def gather(cols: np.ndarray, rows: torch.Tensor) -> np.ndarray:
 
 
 def base(x: np.ndarray, base_fun: str, deriv: bool):
-    """base(x) and, when asked, base'(x), for x (in, batch)."""
-    if base_fun == "silu":
-        s = torch.sigmoid(torch.from_numpy(x)).numpy()
-        y = x * s
-        return y, (s + y * (1 - s) if deriv else None)
-    if base_fun == "identity":
-        return x, (np.ones_like(x) if deriv else None)
-    return np.zeros_like(x), (np.zeros_like(x) if deriv else None)
+    """base(x) and, when asked, base'(x), for x (in, batch) (``_spline._base`` on a view)."""
+    y, dy = _base(torch.from_numpy(x), base_fun, deriv)
+    return y.numpy(), (dy.numpy() if deriv else None)
 
 
 class EdgeSaved(NamedTuple):
