@@ -1,4 +1,5 @@
-"""The ``kansci`` command line: ``kansci discover data.csv --target y [--budget S] [--json]``."""
+"""The ``kansci`` command line: ``kansci discover data.csv --target y [--budget S]
+[--units "m=kg,v=m/s" --y-units J] [--json]``."""
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,23 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--target", required=True, help="name of the column to explain")
     d.add_argument("--budget", type=float, default=60.0, help="seconds to spend (default 60)")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--units", default=None,
+                   help='units of the input columns, pint syntax: "m=kg,v=m/s" (every column)')
+    d.add_argument("--y-units", default=None, help="units of the target column, e.g. J")
     d.add_argument("--json", action="store_true", help="print the result as JSON")
     return ap
+
+
+def parse_units_option(text: str) -> dict:
+    """``"m=kg,v=m/s"`` -> {"m": "kg", "v": "m/s"}; a clear error for a malformed entry."""
+    units = {}
+    for item in text.split(","):
+        name, sep, unit = item.partition("=")
+        if not sep or not name.strip() or not unit.strip():
+            raise ValueError(f"--units: {item.strip()!r} is not column=unit (for example "
+                             '"m=kg,v=m/s").')
+        units[name.strip()] = unit.strip()
+    return units
 
 
 def main(argv=None) -> int:
@@ -37,7 +53,9 @@ def main(argv=None) -> int:
     X, y = frame.drop(columns=[args.target]), frame[args.target]
     start = time.perf_counter()
     try:
-        res = discover(X, y, seed=args.seed, budget_s=args.budget, progress=not args.json)
+        units = parse_units_option(args.units) if args.units is not None else None
+        res = discover(X, y, seed=args.seed, budget_s=args.budget, progress=not args.json,
+                       units=units, y_units=args.y_units)
     except (ValueError, TypeError) as e:
         print(f"kansci: {e}", file=sys.stderr)
         return 2
@@ -45,13 +63,21 @@ def main(argv=None) -> int:
     if args.json:
         out = {"target": args.target, "formula": str(res.formula), "latex": res.latex(),
                "r2": res.r2, "variables": [str(v) for v in res.variables], "seconds": took,
-               "equations": [{"complexity": int(r.complexity), "loss": float(r.loss),
-                              "source": r.source, "formula": str(r.formula)}
+               "noise": res.noise,
+               "constants": [{"constant": str(r.constant), "value": r.value, "se": r.se,
+                              "snapped": bool(r.snapped)} for r in res.constants.itertuples()],
+               "equations": [{"complexity": int(r.complexity), "n_constants": int(r.n_constants),
+                              "nmse": float(r.nmse), "r2": float(r.r2), "score": float(r.score),
+                              "source": r.source, "formula": str(r.formula),
+                              "constants": r.constants, "picked": bool(r.picked)}
                              for r in res.equations.itertuples()]}
         print(json.dumps(out, indent=1))
     else:
         print(f"{args.target} = {res.formula}")
         print(f"held-out R^2 = {res.r2:.10f}  ({took:.1f} s)")
+        for r in res.constants.itertuples():
+            if not r.snapped:
+                print(f"  {float(r.constant):.6g} ± {r.se:.2g}")
     return 0
 
 

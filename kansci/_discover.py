@@ -13,15 +13,24 @@ Several routes propose formulas, cheapest first, each read off a trained KAN:
 * outer function:  y = F(sum_i g_i(x_i))        (a [d, 1, 1] KAN, auto_symbolic; also on log|y|);
 * general:         a [d, 2d+1, 1] KAN trained sparse, pruned, auto_symbolic.
 
-Every proposal gets its constants refitted to the training split (least squares), then
-snapped to small rationals / multiples of pi and e where that costs no accuracy. Proposals
-are scored on a held-out split; the answer is the simplest whose error is within a factor of
-the best (``equations`` lists them all).
+Every proposal gets its constants refitted to the training split by least squares, with a
+standard error each (``fit_constants``); a constant is snapped to a simple number (1/2, 4 pi)
+only where that number lies within two standard errors and a value so precise would rarely
+land that near a number so simple by chance (``snap_constant``), and the snapped formula is
+kept only if its held-out error is not significantly worse (``_worse``). Exact data keep exact
+constants; noisy data keep decimals, rounded to their standard error.
+
+Proposals are scored on a held-out split of n samples. The pick minimises the Bayesian
+information criterion n ln(NMSE) + complexity ln(n), every node of a formula counting as a
+parameter and a NMSE below 1e-12 as exact (``_bic``): on noisy data a formula must lower the
+error by a factor exp(ln(n) / n) per extra node to be preferred, so a simpler law the data
+cannot tell apart wins; ``equations`` lists every candidate.
 """
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import sympy
@@ -30,31 +39,46 @@ from tqdm.auto import tqdm
 
 from . import _reduce as reduce
 from . import _routes as routes
+from torch import Tensor
+
 from ._data import as_tensor
-from ._formula import Formula, refit_constants
+from ._formula import Formula, fit_constants, refit_constants
+from ._kanpiler import kanpiler
 from ._model import MultKAN
 from ._simplify import SIMPLIFY_MAX, SIMPLIFY_S, complexity, tidy, tidy_exact, within
-from ._symbolic import _snap
+from ._symbolic import expand_numbers, snap_constant
+from ._units import buckingham, consistent, unit_table
 
 _EXACT = 1e-12  # held-out NMSE below which a formula counts as exact (ends the search)
-_SNAP_EXACT = 1e-9  # snapping constants (dropping tiny terms) may cost this much NMSE
-_SNAP_ROUNDS = 3  # snap-and-refit rounds per snapping tolerance
-_TOLERANCE = 2.0  # a simpler formula may be this many times less accurate than the best
+_T = 2.0  # paired t statistic above which a formula's held-out error is significantly worse
+_SNAP_ROUNDS = 8  # snap-and-refit rounds per formula (each ends at the first kept snap)
+_LOOSE_TRIES = 3  # constants the data do not determine tried at 0 and +-1, per round
 _MAX_TRAIN = 3000  # samples used to train the networks (the rest only score)
 _MAX_DEPTH = 3  # reductions (``_reduce``) applied in a row at most
 _SHARE = 0.7  # of the time left, what separated parts may use together (the rest: other routes)
+_MIN_SAMPLES = 8  # below this discover refuses; below _FEW it warns and cross-validates
+_FEW = 20
 
 
 @dataclass
 class Discovery:
-    """What ``discover`` found: the formula, its held-out R^2, the network it came from and
-    the table of every candidate (complexity, held-out loss, formula)."""
+    """What ``discover`` found.
+
+    formula: the picked law (sympy); r2: its held-out R^2 (leave-one-out for fewer than 20
+    samples); model: the MultKAN behind it, or compiled from it (``kanpiler``) where no network
+    was trained; equations: the table of candidates (``discover`` says what its columns are);
+    constants: one row per number in the formula that was fitted (``constant`` as it appears,
+    refitted ``value``, standard error ``se``, ``snapped``: replaced by an exact number that
+    lies within 2 se); noise: the data's noise level estimated from nearest neighbours, as
+    a fraction of std(y) (0 for exact data; an upper estimate where y varies fast)."""
 
     formula: sympy.Expr
     r2: float
-    model: MultKAN | None
+    model: MultKAN
     equations: object  # pandas.DataFrame
     variables: list = field(default_factory=list)
+    constants: object = None  # pandas.DataFrame
+    noise: float = math.nan
 
     def as_formula(self) -> Formula:
         return Formula(self.formula, self.variables)
@@ -68,11 +92,9 @@ class Discovery:
     def torch(self) -> torch.nn.Module:
         return self.as_formula().torch()
 
-
-def _close(err: float, best: float, exact: float = _EXACT) -> bool:
-    """Whether a held-out error ``err`` is acceptable next to ``best`` (within the tolerance
-    factor, or below ``exact``)."""
-    return err <= max(best * _TOLERANCE, exact)
+    def __repr__(self) -> str:
+        return (f"Discovery({self.formula}, r2={self.r2:.6g}, {len(self.equations)} candidates,"
+                f" noise={self.noise:.2g})")
 
 
 def _fold_numbers(expr: sympy.Expr) -> sympy.Expr:
@@ -93,8 +115,12 @@ def _check_xy(X, y, names):
         raise ValueError(f"y must be one column (one target); got shape {tuple(y_t.shape)}.")
     if y_t.shape[0] != x_t.shape[0]:
         raise ValueError(f"y has {y_t.shape[0]} samples but X has {x_t.shape[0]}; they must match.")
-    if x_t.shape[0] < 20:
-        raise ValueError(f"discover needs at least 20 samples; got {x_t.shape[0]}.")
+    if x_t.shape[0] < _MIN_SAMPLES:
+        raise ValueError(f"discover needs at least {_MIN_SAMPLES} samples; got {x_t.shape[0]}.")
+    if x_t.shape[0] < _FEW:
+        warnings.warn(f"only {x_t.shape[0]} samples: the formula is scored by leave-one-out "
+                      "cross-validation, and with so few samples several laws may fit equally "
+                      "well.", stacklevel=3)
     if names is None:
         cols = getattr(X, "columns", None)
         names = [str(c) for c in cols] if cols is not None else \
@@ -103,6 +129,43 @@ def _check_xy(X, y, names):
     if len(names) != x_t.shape[1]:
         raise ValueError(f"names must name the {x_t.shape[1]} columns of X; got {len(names)}.")
     return x_t, y_t[:, 0], names
+
+
+@dataclass
+class _Candidate:
+    """A formula with refitted constants: held-out NMSE and residuals (n_val,), the standard
+    errors of its floats, and the snaps that led to it [(exact number, value, se)]."""
+
+    formula: sympy.Expr
+    nmse: float
+    residuals: Tensor
+    errors: dict
+    snaps: list
+
+
+def _worse(a: _Candidate, b: _Candidate) -> bool:
+    """Whether a's held-out errors are significantly larger than b's: the paired differences
+    of squared residuals d = r_a^2 - r_b^2 have mean above ``_T`` standard errors (a NMSE below
+    ``_EXACT`` is never worse: both are exact)."""
+    if a.nmse < _EXACT or a.nmse <= b.nmse:
+        return False
+    if not math.isfinite(a.nmse):
+        return True
+    d = a.residuals.square() - b.residuals.square()
+    mean, sd = float(d.mean()), float(d.std()) if d.numel() > 1 else 0.0
+    return mean > _T * sd / math.sqrt(d.numel())
+
+
+def _n_floats(expr) -> int:
+    return len(expr.atoms(sympy.Float))
+
+
+def _round_to_error(value: float, se: float) -> float:
+    """value rounded to the second significant digit of its standard error."""
+    if not (math.isfinite(se) and se > 0 and math.isfinite(value)):
+        return value
+    digits = 1 - math.floor(math.log10(se))
+    return round(value, digits) if digits < 17 else value
 
 
 class _Search:
@@ -115,81 +178,147 @@ class _Search:
         self.var = float(y_val.var()) if len(y_val) > 1 else 1.0
         self.rows: list[dict] = []
 
-    def nmse(self, expr) -> float:
+    def seconds(self) -> float:
+        """Time one simplification may take: ``SIMPLIFY_S``, or what is left of the budget."""
+        return max(0.05, min(SIMPLIFY_S, self.end - time.monotonic()))
+
+    def score(self, expr) -> tuple[float, Tensor]:
+        """Held-out NMSE and residuals (n_val,) of ``expr`` (inf and NaNs if it cannot be
+        evaluated there)."""
+        bad = (math.inf, torch.full_like(self.y_val, math.nan))
         try:
             pred = Formula(expr, self.symbols).torch()(self.x_val)
         except Exception:  # noqa: BLE001 - a formula that cannot be evaluated scores inf
-            return math.inf
-        err = float(((pred - self.y_val) ** 2).mean())
-        if not math.isfinite(err):
-            return math.inf
-        return err / self.var if self.var > 0 else err
+            return bad
+        res = pred - self.y_val
+        err = float(res.square().mean())
+        if not math.isfinite(err) or res.is_complex():
+            return bad
+        return (err / self.var if self.var > 0 else err), res
+
+    def nmse(self, expr) -> float:
+        return self.score(expr)[0]
+
+    def candidate(self, expr, errors=None, snaps=()) -> _Candidate:
+        return _Candidate(expr, *self.score(expr), dict(errors or {}), list(snaps))
+
+    def fitted(self, expr, snaps=()) -> _Candidate:
+        """``expr`` with its floats refitted to the training split (and their errors)."""
+        refit, _, errors = fit_constants(expr, self.symbols, self.x_fit, self.y_fit)
+        return self.candidate(refit, errors, snaps)
 
     def add(self, expr, source: str, model=None) -> None:
         """Refit the constants of ``expr``, snap what can be snapped, and record it."""
         if expr is None or not isinstance(expr, sympy.Expr) or expr.has(sympy.zoo, sympy.nan):
             return
         if time.monotonic() > self.end:  # the budget is spent: record it as it is
-            self._record(expr, self.nmse(expr), source, model)
+            self._record(self.candidate(expr), source, model)
             return
-        best, best_err = self._polish(tidy(expr))
-        if best.has(sympy.log):  # log(a x) -> log(a) + log(x): the constants can then combine
-            split = _fold_numbers(sympy.expand_log(best, force=True))
-            other, err = self._polish(tidy(split))
-            if _close(err, best_err, _SNAP_EXACT) and complexity(other) < complexity(best):
-                best, best_err = other, err
-        if complexity(best) <= SIMPLIFY_MAX:  # e.g. tanh(atanh(u) + atanh(v)) -> (u + v)/(u v + 1)
-            other = tidy(within(SIMPLIFY_S, lambda: sympy.expand_trig(best), best))
-            if complexity(other) < complexity(best):
-                err = self.nmse(other)
-                if _close(err, best_err):
-                    best, best_err = other, err
-        self._record(best, best_err, source, model)
+        best = self._polish(tidy(expr, self.seconds()))
+        if best.formula.has(sympy.log) and time.monotonic() < self.end:
+            # log(a x) -> log(a) + log(x): the constants can then combine
+            split = _fold_numbers(sympy.expand_log(best.formula, force=True))
+            other = self._polish(tidy(split, self.seconds()))
+            if not _worse(other, best) and complexity(other.formula) < complexity(best.formula):
+                best = other
+        if complexity(best.formula) <= SIMPLIFY_MAX and time.monotonic() < self.end:
+            # e.g. tanh(atanh(u) + atanh(v)) -> (u + v)/(u v + 1)
+            other = tidy(within(self.seconds(), lambda: sympy.expand_trig(best.formula),
+                                best.formula), self.seconds())
+            if complexity(other) < complexity(best.formula):
+                cand = self.candidate(other, best.errors, best.snaps)
+                if not _worse(cand, best):
+                    best = cand
+        self._record(best, source, model)
 
-    def _record(self, formula, loss: float, source: str, model) -> None:
-        self.rows.append({"complexity": complexity(formula), "loss": loss, "source": source,
-                          "formula": formula, "model": model})
+    def _record(self, cand: _Candidate, source: str, model) -> None:
+        """Keep ``cand`` with each float rounded to its standard error."""
+        rounded = {f: sympy.Float(_round_to_error(float(f), se)) for f, se in cand.errors.items()}
+        if any(float(r) != float(f) for f, r in rounded.items()):
+            formula = cand.formula.xreplace(rounded)
+            errors = {rounded.get(f, f): se for f, se in cand.errors.items()}
+            cand = self.candidate(formula, errors, cand.snaps)
+        self.rows.append({"complexity": complexity(cand.formula), "nmse": cand.nmse,
+                          "source": source, "formula": cand.formula, "model": model,
+                          "candidate": cand})
 
-    def _polish(self, expr):
-        """``expr`` with its constants refitted, then snapped where that costs (almost) no
-        accuracy; and its held-out error. Snapping starts from the refitted formula and from
-        the last snapped one accepted, and repeats on each refit (a refit after snapping can
-        land on constants that snap in turn: 2.9 -> pi only once refitted); of the formulas
-        within tolerance of the lowest error, the one with the fewest unsnapped constants
-        (then the least complex) is returned."""
-        expr, _ = refit_constants(expr, self.symbols, self.x_fit, self.y_fit)
-        found = [(expr, self.nmse(expr))]
-        lowest = found[0][1]
-        for tol in (1e-4, 1e-3):
-            for start in dict.fromkeys([expr, found[-1][0]]):  # in order, once each
-                current = start
-                for _ in range(_SNAP_ROUNDS):
-                    snapped = within(SIMPLIFY_S, lambda: _snap(current, tol), current)
-                    if snapped == current:
-                        break
-                    refit, _ = refit_constants(tidy_exact(snapped), self.symbols, self.x_fit,
-                                               self.y_fit)
-                    err = self.nmse(refit)
-                    if not _close(err, lowest, _SNAP_EXACT):
-                        break
-                    found.append((refit, err))
-                    current, lowest = refit, min(lowest, err)
-        ok = [(f, e) for f, e in found if _close(e, lowest, _SNAP_EXACT)]
-        return min(ok, key=lambda fe: (len(fe[0].atoms(sympy.Float)), complexity(fe[0]), fe[1]))
+    def _snapped(self, cand: _Candidate):
+        """Alternatives to try, in order: every float with a finite standard error snapped
+        where ``snap_constant`` allows; then, one at a time, floats that the data do not
+        determine (infinite error) fixed at 0 or +-1. Yields (formula, snaps)."""
+        sub, snaps, loose = {}, [], []
+        for f in cand.formula.atoms(sympy.Float):
+            se = cand.errors.get(f, math.inf)
+            if not math.isfinite(se):
+                loose.append(f)
+                continue
+            s = snap_constant(float(f), se=se)
+            if not isinstance(s, sympy.Float):
+                sub[f] = s
+                snaps.append((s, float(f), se))
+        if sub:
+            yield cand.formula.xreplace(sub), snaps
+        for f in sorted(loose, key=lambda f: abs(float(f)))[:_LOOSE_TRIES]:
+            for s in (sympy.Integer(0), sympy.Integer(1 if float(f) > 0 else -1)):
+                yield cand.formula.xreplace({f: s}), [(s, float(f), math.inf)]
+
+    def _polish(self, expr) -> _Candidate:
+        """``expr`` with its constants refitted (expanded first, so that numeric factors
+        combine), then snapped and refitted for up to ``_SNAP_ROUNDS`` rounds (a refit after
+        snapping can land on constants that snap in turn); each round keeps the first
+        alternative (``_snapped``) whose held-out error is not significantly worse than the
+        lowest seen. Of the formulas not significantly worse than the lowest, the one with
+        the fewest floats, then the least complex, is returned."""
+        base = within(self.seconds(), lambda: expand_numbers(expr), expr)
+        if complexity(base) > max(2 * complexity(expr), 100):  # a product of sums blew up
+            base = expr
+        current = self.fitted(base)
+        if math.isinf(current.nmse) and base is not expr:  # the expansion did not evaluate
+            current = self.fitted(expr)
+        found, lowest = [current], current
+        for _ in range(_SNAP_ROUNDS):
+            if time.monotonic() > self.end:
+                break
+            step = None
+            for formula, snaps in self._snapped(current):
+                if time.monotonic() > self.end:
+                    break
+                cand = self.fitted(tidy_exact(formula, self.seconds()), current.snaps + snaps)
+                if not _worse(cand, lowest):
+                    step = cand
+                    break
+            if step is None:
+                break
+            found.append(step)
+            current = step
+            if step.nmse < lowest.nmse:
+                lowest = step
+        ok = [c for c in found if not _worse(c, lowest)]
+        return min(ok, key=lambda c: (_n_floats(c.formula), complexity(c.formula), c.nmse))
 
     def exact(self) -> bool:
-        return any(r["loss"] < self.exact_level for r in self.rows)
+        return any(r["nmse"] < self.exact_level for r in self.rows)
 
     def choice(self) -> dict | None:
+        """The row of least BIC (``_bic``)."""
         if not self.rows:
             return None
-        top = min(r["loss"] for r in self.rows)
-        ok = [r for r in self.rows if _close(r["loss"], top)]
-        return min(ok, key=lambda r: (r["complexity"], r["loss"]))
+        n = len(self.y_val)
+        return min(self.rows, key=lambda r: (_bic(r["nmse"], r["complexity"], n),
+                                             r["complexity"]))
+
+
+def _bic(nmse: float, complexity: int, n: int) -> float:
+    """Bayesian information criterion of a formula on n held-out samples, counting every node
+    of the formula as a parameter: n ln(nmse) + complexity ln(n), with NMSE below ``_EXACT``
+    counted as ``_EXACT`` (exact formulas differ by complexity alone)."""
+    if not math.isfinite(nmse):
+        return math.inf
+    return n * math.log(max(nmse, _EXACT)) + complexity * math.log(max(n, 2))
 
 
 def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
-             progress: bool = True) -> Discovery:
+             progress: bool = True, units=None, y_units=None) -> Discovery:
     """Find a closed-form formula y = f(X).
 
     X (n, d) and y (n,) as arrays, tensors or pandas objects (DataFrame columns name the
@@ -197,35 +326,175 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     are held out to score the candidates. ``budget_s`` bounds the time spent: training stops
     at 80% of it and no route starts after that; reading off, refitting and snapping the
     formulas found takes the rest, and a formula read off after the whole budget is kept as
-    it is (no refit, no snapping), so the call ends soon after ``budget_s``."""
+    it is (no refit, no snapping), so the call ends soon after ``budget_s``.
+
+    Constants are decided against the noise: a fitted constant becomes an exact number only
+    within 2 standard errors (and only a number that simple is unlikely to be met by chance,
+    ``snap_constant``); else it keeps its decimals, rounded to its standard error
+    (``constants`` lists value and error). The pick minimises n ln(NMSE) + complexity ln(n)
+    on the n held-out samples (BIC, each node a parameter): on noisy data a simpler law the
+    data cannot tell apart wins.
+
+    ``equations`` (a pandas DataFrame, one row per distinct formula, least complex first):
+    ``complexity`` (expression nodes; a function 3, a fitted float 2, an exact number 1),
+    ``n_constants`` (fitted floats), ``nmse`` (held-out mean squared error over var(y)),
+    ``r2`` (1 - nmse), ``score`` (PySR's: -d log(nmse) / d complexity against the previous
+    formula of the Pareto front; NaN off the front), ``formula``, ``constants`` (value +- se
+    of each float), ``source`` (the route) and ``picked``.
+
+    Units: ``units`` maps every column to its unit and ``y_units`` gives y's, as pint unit
+    strings ("kg*m/s**2", "V", "K", "m**-1 * s", "dimensionless") or pint Units/Quantities.
+    The problem is then reduced as the Buckingham pi theorem allows (``_units.buckingham``):
+    y = s(x) F(Pi_1, .., Pi_k), with s a product of powers of the inputs carrying y's units and
+    Pi_g dimensionless groups; F (fewer variables, dimensionless constants) is found by the
+    routes and the answer put back together. Every formula returned is checked to be
+    dimensionally consistent; a candidate that is not is dropped."""
     x, y, names = _check_xy(X, y, names)
     symbols = [sympy.Symbol(n) for n in names]
     start = time.monotonic()
     if budget_s is not None and not budget_s > 0:
         raise ValueError(f"budget_s must be a positive number of seconds or None; "
                          f"got {budget_s!r}.")
+    dims = None
+    if units is not None or y_units is not None:
+        if units is None:
+            raise ValueError("y_units was given without units: give units={column: unit} for "
+                             "every column too.")
+        dims = unit_table(names, units, y_units)
+        reductions = buckingham(*dims)
     # training stops at 80% of the budget, leaving the rest to read and refit formulas
     deadline = math.inf if budget_s is None else start + 0.8 * float(budget_s)
     end = math.inf if budget_s is None else start + float(budget_s)
-    search = _solve(x, y, symbols, seed, deadline, 0, progress, end=end)
+    if dims is None:
+        search = _solve(x, y, symbols, seed, deadline, 0, progress, end=end)
+    else:
+        search = _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, end,
+                                   progress)
     pick = search.choice()
     if pick is None:
-        formula, nmse, best_model = sympy.Float(float(search.y_fit.mean())), 1.0, None
-    else:
-        formula, nmse, best_model = pick["formula"], pick["loss"], pick["model"]
-    return Discovery(formula, 1.0 - nmse, best_model, _table(search.rows), symbols)
+        cand = search.fitted(sympy.Float(float(search.y_fit.mean())))
+        search._record(cand, "mean", None)
+        pick = search.rows[-1]
+    formula, nmse, model = pick["formula"], pick["nmse"], pick["model"]
+    r2 = 1.0 - nmse
+    if x.shape[0] < _FEW:
+        r2 = _loo_r2(formula, symbols, x, y)
+    if model is None:
+        model = _compiled(formula, symbols, search.rows, x.dtype)
+    noise = min(noise_level(x, y), math.sqrt(max(nmse, 0.0)))  # two upper estimates
+    return Discovery(formula, r2, model, _table(search.rows, pick), symbols,
+                     _constants(pick["candidate"]), noise)
+
+
+def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, end,
+                      progress) -> _Search:
+    """Solve y / s = F(Pi) for each reduction in turn (each but the last gets half the time
+    left; an exact answer ends the search), put the best proposals back together as s F(Pi),
+    refit and snap them against y, and keep those that are dimensionally consistent."""
+    top = _search_for(x, y, symbols, seed, end)
+    for k, red in enumerate(reductions):
+        now = time.monotonic()
+        if now > deadline or top.exact():
+            break
+        share = 1.0 if k == len(reductions) - 1 else 0.5
+        sub_deadline = now + share * (deadline - now)
+        sub_end = now + share * (end - now)
+        try:
+            pis, scale = red.apply(x, names)
+        except ValueError:  # a fractional power of a negative column: not this reduction
+            continue
+        t = y / scale
+        source = f"units: {red.scale_expr(symbols)}"
+        if pis.shape[1] == 0:  # y / s is a constant
+            top.add(sympy.Float(float(t.mean())) * red.scale_expr(symbols), source)
+            continue
+        pi_symbols = [sympy.Dummy(f"Pi_{g + 1}") for g in range(pis.shape[1])]
+        sub = _solve(pis, t, pi_symbols, seed, sub_deadline, 0, progress, end=sub_end)
+        pick = sub.choice()
+        picks = sorted(sub.rows, key=lambda r: r["nmse"])[:4] + ([pick] if pick else [])
+        seen = set()
+        for r in picks:
+            if str(r["formula"]) in seen:
+                continue
+            seen.add(str(r["formula"]))
+            full = red.formula(r["formula"], pi_symbols, symbols)
+            top.add(full, f"{source}, {r['source']}", r["model"])
+    top.rows = [r for r in top.rows if consistent(r["formula"], symbols, *dims)]
+    return top
+
+
+def _loo_r2(formula, symbols, x, y) -> float:
+    """Leave-one-out R^2 of ``formula``'s structure: its floats refitted without each sample
+    in turn, that sample predicted."""
+    preds = []
+    for i in range(x.shape[0]):
+        keep = torch.arange(x.shape[0]) != i
+        refit, _ = refit_constants(formula, symbols, x[keep], y[keep])
+        try:
+            preds.append(float(Formula(refit, symbols).torch()(x[i:i + 1])[0]))
+        except Exception:  # noqa: BLE001 - not evaluable there
+            preds.append(math.nan)
+    pred = torch.tensor(preds, dtype=torch.float64)
+    var = float(y.var())
+    return 1.0 - float((pred - y).square().mean()) / var if var > 0 else math.nan
+
+
+def _compiled(formula, symbols, rows, dtype) -> MultKAN:
+    """A MultKAN computing ``formula`` (kanpiler); for a constant, a [d, 1] network with every
+    edge off and the constant as its output bias."""
+    if not formula.is_number:
+        try:
+            return kanpiler(symbols, formula, dtype=dtype)
+        except Exception:  # noqa: BLE001 - a formula kanpiler cannot lay out
+            pass
+    model = MultKAN([len(symbols), 1], seed=0, dtype=dtype, in_vars=[str(s) for s in symbols])
+    with torch.no_grad():
+        model.layers[0].mask.zero_()
+        model.node_bias[0].fill_(float(formula) if formula.is_number else 0.0)
+    return model
+
+
+def noise_level(x: Tensor, y: Tensor, queries: int = 2000, k: int = 10) -> float:
+    """The noise of y as a fraction of std(y), by the Gamma test (nearest neighbours): for
+    the j-th nearest neighbour (j = 1..k; columns standardised) of up to ``queries`` samples,
+    delta_j = mean squared distance and gamma_j = half the mean squared difference of y; as
+    delta -> 0 the function's own change vanishes, so the intercept of the straight line
+    through (delta_j, gamma_j) estimates the noise variance. x (n, d), y (n,)."""
+    n = x.shape[0]
+    sd = float(y.std()) if n > 1 else 0.0
+    if n < k + 2 or sd == 0:
+        return 0.0
+    z = (x - x.mean(0)) / x.std(0).clamp_min(1e-300)
+    q = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:queries]
+    deltas, gammas = [], []
+    for chunk in q.split(500):
+        dist = torch.cdist(z[chunk], z)
+        dist[torch.arange(len(chunk)), chunk] = math.inf
+        near = dist.topk(k, dim=1, largest=False)
+        deltas.append(near.values.square())
+        gammas.append((y[chunk, None] - y[near.indices]).square() / 2)
+    delta, gamma = torch.cat(deltas).mean(0), torch.cat(gammas).mean(0)  # (k,)
+    a = torch.stack([torch.ones_like(delta), delta], 1)
+    intercept = float(torch.linalg.lstsq(a, gamma[:, None]).solution[0, 0])
+    return math.sqrt(max(intercept, 0.0)) / sd
+
+
+def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT) -> _Search:
+    """An empty search over (x, y): 20% of the samples (at least 4, chosen by ``seed``) held
+    out to score, at most ``_MAX_TRAIN`` of the rest to fit."""
+    gen = torch.Generator().manual_seed(int(seed))
+    order = torch.randperm(x.shape[0], generator=gen)
+    n_val = max(4, x.shape[0] // 5)
+    val, fit = order[:n_val], order[n_val:][:_MAX_TRAIN]
+    return _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
 
 
 def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
            exact: float = _EXACT, end: float = math.inf) -> _Search:
     """Run the routes on (x, y) until one is exact (held-out NMSE below ``exact``) or the
     deadline passes; ``depth`` counts the reductions that led to this problem."""
-    gen = torch.Generator().manual_seed(int(seed))
-    order = torch.randperm(x.shape[0], generator=gen)
-    n_val = max(4, x.shape[0] // 5)
-    val, fit = order[:n_val], order[n_val:][:_MAX_TRAIN]
-    search = _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
-    xf, yf = x[fit], y[fit]
+    search = _search_for(x, y, symbols, seed, end, exact)
+    xf, yf = search.x_fit, search.y_fit
     d = x.shape[1]
     net = lambda *args, **kw: routes.network(xf, yf, symbols, seed, *args,  # noqa: E731
                                              deadline=deadline, **kw)
@@ -291,7 +560,8 @@ def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):
         return _solve(xs, ys, syms, seed, now + share * (deadline - now), depth + 1, end=end,
                       exact=exact).choice()
 
-    drop = reduce.unused(g, x, 3e-3)
+    # an unused variable's measured effect is a few times the surrogate's held-out error
+    drop = reduce.unused(g, x, min(max(4 * err, 3e-3), 0.03))
     if 0 < len(drop) < d:
         keep = [i for i in range(d) if i not in drop]
         pick = sub(x[:, keep], y, [symbols[i] for i in keep])
@@ -351,9 +621,48 @@ def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):
     return [sympy.Mul(*parts) / sympy.Float(h0) ** m], model
 
 
-def _table(rows):
+def _constants(cand: _Candidate):
+    """The fitted numbers of the pick: floats with their errors, then the snapped ones."""
     import pandas as pd
 
-    table = pd.DataFrame([{k: r[k] for k in ("complexity", "loss", "source", "formula")}
-                          for r in rows], columns=["complexity", "loss", "source", "formula"])
-    return table.sort_values(["complexity", "loss"]).reset_index(drop=True)
+    rows = [{"constant": f, "value": float(f), "se": se, "snapped": False}
+            for f, se in sorted(cand.errors.items(), key=lambda fe: str(fe[0]))
+            if f in cand.formula.atoms(sympy.Float)]
+    rows += [{"constant": s, "value": v, "se": se, "snapped": True} for s, v, se in cand.snaps]
+    return pd.DataFrame(rows, columns=["constant", "value", "se", "snapped"])
+
+
+def _uncertainties(cand: _Candidate) -> str:
+    floats = sorted(cand.formula.atoms(sympy.Float), key=lambda f: str(f))
+    return "; ".join(f"{float(f):.6g} ± {cand.errors.get(f, math.inf):.2g}" for f in floats)
+
+
+def _table(rows, pick):
+    """One row per distinct formula (the lowest error of its duplicates), least complex first;
+    the Pareto front's rows get PySR's score."""
+    import pandas as pd
+
+    best: dict[str, dict] = {}
+    for r in rows:
+        key = str(r["formula"])
+        if key not in best or r["nmse"] < best[key]["nmse"]:
+            best[key] = r
+    ordered = sorted(best.values(), key=lambda r: (r["complexity"], r["nmse"]))
+    out, front = [], None
+    for r in ordered:
+        score = math.nan
+        if front is None or r["nmse"] < front["nmse"]:
+            if front is None:
+                score = 0.0
+            elif r["complexity"] > front["complexity"]:
+                score = -(math.log(max(r["nmse"], 1e-32)) - math.log(max(front["nmse"], 1e-32))) \
+                    / (r["complexity"] - front["complexity"])
+            front = r
+        cand = r["candidate"]
+        out.append({"complexity": r["complexity"], "n_constants": _n_floats(r["formula"]),
+                    "nmse": r["nmse"], "r2": 1.0 - r["nmse"], "score": score,
+                    "formula": r["formula"], "constants": _uncertainties(cand),
+                    "source": r["source"], "picked": str(r["formula"]) == str(pick["formula"])})
+    columns = ["complexity", "n_constants", "nmse", "r2", "score", "formula", "constants",
+               "source", "picked"]
+    return pd.DataFrame(out, columns=columns)

@@ -14,21 +14,25 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     """Symbolic regression with KANs: ``fit`` runs ``discover`` and keeps the formula;
     ``predict`` evaluates the formula (not the network), so it extrapolates as the law does.
 
-    Parameters: ``budget_s`` (seconds per fit, None = no limit), ``seed``, ``progress``.
+    Parameters: ``budget_s`` (seconds per fit, None = no limit), ``seed``, ``progress``,
+    ``units`` ({column: unit}) and ``y_units`` (pint unit strings; see ``discover``).
     Fitted attributes: ``formula_`` (sympy), ``model_`` (the MultKAN behind it),
     ``equations_`` (candidate table), ``r2_`` (held-out R^2), ``n_features_in_`` and, for
     DataFrames, ``feature_names_in_``."""
 
-    def __init__(self, budget_s: float | None = 60.0, seed: int = 0, progress: bool = False):
+    def __init__(self, budget_s: float | None = 60.0, seed: int = 0, progress: bool = False,
+                 units=None, y_units=None):
         self.budget_s = budget_s
         self.seed = seed
         self.progress = progress
+        self.units = units
+        self.y_units = y_units
 
     def fit(self, X, y):
         cols = getattr(X, "columns", None)
         names = [str(c) for c in cols] if cols is not None else None
         result = discover(X, y, names=names, seed=self.seed, budget_s=self.budget_s,
-                          progress=self.progress)
+                          progress=self.progress, units=self.units, y_units=self.y_units)
         self.result_ = result
         self.formula_, self.model_, self.equations_, self.r2_ = (
             result.formula, result.model, result.equations, result.r2)

@@ -94,37 +94,71 @@ class _FormulaModule(torch.nn.Module):
         return torch.as_tensor(out, dtype=x.dtype, device=x.device).expand(x.shape[0])
 
 
+class _Constants:
+    """The float constants of ``expr`` as a parameter vector theta (p,) and the formula's
+    predictions as a function of theta on X (n, d): ``predict(theta) -> (n,)``."""
+
+    def __init__(self, expr: sympy.Expr, variables, X: Tensor):
+        self.expr = sympy.sympify(expr)
+        self.floats = sorted(self.expr.atoms(sympy.Float), key=lambda f: float(f))
+        self.params = [sympy.Symbol(f"_c{k}") for k in range(len(self.floats))]
+        self.template = self.expr.xreplace(dict(zip(self.floats, self.params)))
+        self.fn = sympy.lambdify(list(variables) + self.params, _numeric(self.template),
+                                 modules=[_TORCH])  # RecursionError when nested too deeply
+        self.cols = X.double().unbind(1)
+        self.n = X.shape[0]
+        self.theta = torch.tensor([float(f) for f in self.floats], dtype=torch.float64)
+
+    def predict(self, theta: Tensor) -> Tensor:
+        pred = torch.as_tensor(self.fn(*self.cols, *theta.unbind(0)))
+        if pred.is_complex():  # e.g. a negative base to a fractional power: not a real formula
+            return torch.full((self.n,), math.nan, dtype=torch.float64)
+        return pred.to(torch.float64).expand(self.n)
+
+    def formula(self, theta: Tensor) -> sympy.Expr:
+        return self.template.xreplace({p: sympy.Float(float(v))
+                                       for p, v in zip(self.params, theta)})
+
+
 def refit_constants(expr: sympy.Expr, variables, X: Tensor, y: Tensor,
                     steps: int = 50) -> tuple[sympy.Expr, float]:
-    """Refit every float constant of ``expr`` to data by least squares (L-BFGS, float64).
+    """Refit every float constant of ``expr`` to data by least squares (L-BFGS, then a few
+    Gauss-Newton steps, float64).
 
     X (n, d), y (n,). Rationals, integers, pi and e stay as they are. Returns the refitted
     expression and its mean squared error (the original is kept if refitting does not help)."""
+    expr, mse, _ = fit_constants(expr, variables, X, y, steps)
+    return expr, mse
+
+
+def fit_constants(expr: sympy.Expr, variables, X: Tensor, y: Tensor, steps: int = 50
+                  ) -> tuple[sympy.Expr, float, dict]:
+    """``refit_constants`` plus the standard error of every float constant of the result:
+    (expression, mean squared error, {Float: standard error}).
+
+    Standard errors come from the Jacobian J (n, p) of the predictions with respect to the
+    constants at the fit: cov = s^2 (J^T J)^-1 with s^2 = SSE / (n - p). A constant that moves
+    along a direction the data do not determine (an eigenvalue of the column-scaled J^T J
+    below 1e-10 of the largest: c exp(a x + b) has one) gets an infinite standard error."""
     expr = sympy.sympify(expr)
-    floats = sorted(expr.atoms(sympy.Float), key=lambda f: float(f))
     X, y = X.double(), y.double().reshape(-1)
-    params = [sympy.Symbol(f"_c{k}") for k in range(len(floats))]
-    template = expr.xreplace(dict(zip(floats, params)))
     try:
-        fn = sympy.lambdify(list(variables) + params, _numeric(template), modules=[_TORCH])
+        problem = _Constants(expr, variables, X)
     except RecursionError:  # nested too deeply for sympy's printer
-        return expr, math.inf
-    cols = X.unbind(1)
+        return expr, math.inf, {}
 
     def mse(theta: Tensor) -> Tensor:
-        pred = torch.as_tensor(fn(*cols, *theta.unbind(0)))
-        if pred.is_complex():  # e.g. a negative base to a fractional power: not a real formula
-            return torch.tensor(math.inf, dtype=torch.float64)
-        return ((pred.to(torch.float64).expand(y.shape[0]) - y) ** 2).mean()
+        err = ((problem.predict(theta) - y) ** 2).mean()
+        return err if torch.isfinite(err) else torch.tensor(math.inf, dtype=torch.float64)
 
-    theta = torch.tensor([float(f) for f in floats], dtype=torch.float64)
+    theta = problem.theta.clone()
     try:
         with torch.no_grad():
             start = float(mse(theta))
-    except (TypeError, ValueError, RuntimeError):  # not evaluable on these data
-        return expr, math.inf
-    if not floats or steps <= 0:
-        return expr, start
+    except (TypeError, ValueError, RuntimeError, ZeroDivisionError):  # not evaluable here
+        return expr, math.inf, {}
+    if not problem.floats or steps <= 0 or not math.isfinite(start):
+        return expr, start, {}
     theta.requires_grad_(True)
     opt = torch.optim.LBFGS([theta], lr=1, max_iter=steps, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-14, tolerance_change=1e-16)
@@ -138,11 +172,81 @@ def refit_constants(expr: sympy.Expr, variables, X: Tensor, y: Tensor,
 
     try:
         opt.step(closure)
-    except (RuntimeError, IndexError, ValueError):  # a singular trial point: keep the start
-        return expr, start
+    except (RuntimeError, IndexError, ValueError, ZeroDivisionError):  # a singular trial point
+        theta = problem.theta.clone().requires_grad_(True)
     theta = theta.detach()
-    with torch.no_grad():
-        end = float(mse(theta))
+    try:
+        theta, jac = _gauss_newton(problem, theta, y)
+        with torch.no_grad():
+            end = float(mse(theta))
+    except (RuntimeError, IndexError, ValueError, ZeroDivisionError):
+        return expr, start, {}
     if not math.isfinite(end) or end >= start:
-        return expr, start
-    return template.xreplace({p: sympy.Float(float(v)) for p, v in zip(params, theta)}), end
+        theta, end = problem.theta, start
+        try:
+            jac = _jacobian(problem, theta)
+        except (RuntimeError, IndexError, ValueError, ZeroDivisionError):
+            return expr, start, {}
+    out = problem.formula(theta)
+    se = _standard_errors(jac, end * len(y), len(y), float(y.square().mean().sqrt()))
+    return out, end, {sympy.Float(float(v)): s for v, s in zip(theta, se)
+                      if sympy.Float(float(v)) in out.atoms(sympy.Float)}
+
+
+def _jacobian(problem: _Constants, theta: Tensor) -> Tensor:
+    """d predictions / d theta at theta: (n, p)."""
+    jac = torch.autograd.functional.jacobian(problem.predict, theta, vectorize=False)
+    return jac.reshape(problem.n, -1)
+
+
+def _gauss_newton(problem: _Constants, theta: Tensor, y: Tensor, steps: int = 3):
+    """Up to ``steps`` damped Gauss-Newton steps from theta (each kept only if it lowers the
+    squared error): L-BFGS stops near the optimum, these land on it to the last digits, so
+    that a constant's distance from a snapped value is measured, not left to convergence.
+    Returns (theta, Jacobian (n, p) at it)."""
+    with torch.no_grad():
+        res = y - problem.predict(theta)
+    sse = float(res.square().sum())
+    jac = _jacobian(problem, theta)
+    for _ in range(steps):
+        if not bool(torch.isfinite(jac).all()) or sse == 0:
+            break
+        scale = jac.norm(dim=0).clamp_min(1e-300)
+        js = jac / scale
+        step = torch.linalg.lstsq(js, res[:, None], rcond=1e-12).solution[:, 0] / scale
+        trial = theta + step
+        with torch.no_grad():
+            res_t = y - problem.predict(trial)
+        sse_t = float(res_t.square().sum())
+        if not sse_t < sse:
+            break
+        theta, res, sse = trial, res_t, sse_t
+        jac = _jacobian(problem, theta)
+    return theta, jac
+
+
+_FLOOR = 1e-10  # relative change of the predictions below which a constant is not resolved
+
+
+def _standard_errors(jac: Tensor, sse: float, n: int, size: float) -> list[float]:
+    """Standard errors of the constants from the Jacobian (n, p) and the squared error; at
+    least the change of a constant that moves the predictions by ``_FLOOR`` of their size
+    (rms of y), so that exact data do not resolve constants beyond floating point."""
+    p = jac.shape[1]
+    if not bool(torch.isfinite(jac).all()):
+        return [math.inf] * p
+    s2 = sse / max(n - p, 1)
+    scale = jac.norm(dim=0)
+    if bool((scale == 0).any()):  # a constant the predictions do not depend on here
+        free = (scale == 0).tolist()
+    else:
+        free = [False] * p
+    scale = scale.clamp_min(1e-300)
+    evals, evecs = torch.linalg.eigh((jac / scale).T @ (jac / scale))
+    null = evals < 1e-10 * float(evals.max().clamp_min(1e-300))
+    var = (evecs.square() / evals.clamp_min(1e-300)).sum(1) * s2 / scale.square()
+    loose = (evecs[:, null].abs() > 1e-6).any(1) if bool(null.any()) else \
+        torch.zeros(p, dtype=torch.bool)
+    floor = _FLOOR * size * math.sqrt(n) / scale
+    return [math.inf if (f or bool(lo)) else max(math.sqrt(float(v)), float(fl))
+            for f, lo, v, fl in zip(free, loose, var, floor)]

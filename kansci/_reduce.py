@@ -9,14 +9,21 @@ is evaluated where the data has no samples and differentiated. Three reductions 
   or x_i x_j, i.e. the partial derivatives obey a fixed linear relation
   (d_i f + d_j f = 0, d_i f - d_j f = 0, x_i d_i f + x_j d_j f = 0, x_i d_i f - x_j d_j f = 0)
   -> the pair becomes one new variable; the targets stay the measured ones;
-* separability: f = g(x_A) + h(x_B) when the mixed difference
-  f(a_i, a_j) + f(b_i, b_j) - f(a_i, b_j) - f(b_i, a_j) vanishes for every i in A, j in B
-  (the other variables held fixed); f = g(x_A) h(x_B) when f(a_i, a_j) f(b_i, b_j) -
-  f(a_i, b_j) f(b_i, a_j) does. Each group becomes a sub-problem whose targets are the
+* separability: with a, b two random samples and the other variables held at a third,
+      D+ = f(a_i, a_j) + f(b_i, b_j) - f(a_i, b_j) - f(b_i, a_j)
+      D* = f(a_i, a_j) f(b_i, b_j) - f(a_i, b_j) f(b_i, a_j)
+  D+ vanishes for every i in A, j in B iff f = g(x_A) + h(x_B), D* iff f = g(x_A) h(x_B)
+  (both products are then g(a) g(b) h(a) h(b)). The statistics are <|D+|> / std(f) and
+  <|D*|> / mean(f^2), or, when f keeps one sign, the first one on log|f|; <.> is the mean over
+  n quadruples without the largest 2%. Neither divides quadruple by quadruple (D* / f^2 blows
+  up where f crosses zero), and a mean, unlike a median, sees a coupling that lives in part of
+  the domain: sin(P), P = (x0+x1)(x2+x3)(x4+x5), is nearly a product wherever |P| is small,
+  and a median took it for one. Each group becomes a sub-problem whose targets are the
   surrogate's values with the other variables held at an anchor sample.
 
 Every test is relative: a statistic counts as zero when it is below ``threshold`` (set from the
-surrogate's own held-out error by the caller).
+surrogate's own held-out error by the caller; ``_cut`` lifts it over a cluster of pairs at
+one noise level when the caller's value is too low).
 """
 from __future__ import annotations
 
@@ -125,11 +132,11 @@ def split_with_margin(f: Surrogate, x: Tensor, threshold: float, mode: str, n: i
         v = f(torch.cat(points)).view(len(pairs), 4, n)
     if mode == "mul" and (bool((v > 0).all()) or bool((v < 0).all())):
         v, mode = v.abs().log(), "add"  # scale-free: a product is a sum of logs
-    f11, f22, f12, f21 = v.unbind(1)
+    f11, f22, f12, f21 = v.unbind(1)  # (pairs, n)
     if mode == "add":
-        stat = (f11 + f22 - f12 - f21).abs().median(1).values / (v.std() + 1e-300)
-    else:  # f changes sign: no log; offsets are small next to the spread
-        stat = (f11 * f22 - f12 * f21).abs().median(1).values / (v.square().mean() + 1e-300)
+        stat = _trimmed_mean((f11 + f22 - f12 - f21).abs()) / (v.std() + 1e-300)
+    else:  # f changes sign: no log, and no division sample by sample
+        stat = _trimmed_mean((f11 * f22 - f12 * f21).abs()) / (v.square().mean() + 1e-300)
     stats = stat.tolist()
     cut = _cut(stats, threshold)
     zero = [s for s in stats if s <= cut]
@@ -140,18 +147,30 @@ def split_with_margin(f: Surrogate, x: Tensor, threshold: float, mode: str, n: i
     return groups, (max(zero) / min(s for _, s in coupled) if coupled else 0.0)
 
 
+def _trimmed_mean(v: Tensor, trim: float = 0.02) -> Tensor:
+    """Mean over the last axis of v (..., n) without its largest ``trim`` share."""
+    keep = v.shape[-1] - int(trim * v.shape[-1])
+    return v.sort(-1).values[..., :keep].mean(-1)
+
+
 def _cut(stats: list[float], threshold: float, cap: float = 0.1, ratio: float = 4.0) -> float:
-    """The largest statistic that still counts as zero: ``threshold``, or, when the sorted
-    statistics jump by ``ratio`` or more from a value below ``cap``, the value before the
-    first such jump (a cluster of noise-level pairs well apart from the coupled ones)."""
+    """The largest statistic that still counts as zero: ``threshold``, unless the sorted
+    statistics first jump by ``ratio`` or more from a value ``low`` in (threshold, cap). The
+    pairs up to ``low`` then count as zero too (a surrogate error above what ``threshold``
+    allows for) when they look like one noise level, within a factor 1.5 of each other, or
+    when the jump is wider still, ``ratio`` low / threshold or more. Weak real couplings spread
+    more and sit closer to the strong ones (the cross pairs of sin((x0+x1)(x2+x3)(x4+x5)): a
+    factor 2 to 3 apart, about 8x below the strong ones) and stay couplings."""
     ordered = sorted(s for s in stats if s == s)
-    for low, high in zip(ordered, ordered[1:]):
+    for k, (low, high) in enumerate(zip(ordered, ordered[1:])):
         if low >= cap:
             break
-        if high <= threshold:  # both already count as zero
-            continue
-        if high >= ratio * max(low, 1e-300):
-            return max(threshold, low)
+        if high <= threshold or high < ratio * max(low, 1e-300):
+            continue  # both count as zero already, or no jump
+        lifted = [s for s in ordered[:k + 1] if s > threshold]  # what would count as zero too
+        if lifted and (low <= 1.5 * lifted[0] or high * threshold >= ratio * low * low):
+            return low
+        break
     return threshold
 
 

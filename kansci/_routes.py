@@ -153,11 +153,15 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols):
     return out
 
 
-def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float = 1e-10):
-    """y as a sparse polynomial in the variables, when it is one: least squares on every
-    monomial up to the highest degree (at most 4) that keeps ``max_terms`` monomials, then
-    monomials with negligible effect are dropped and the rest refitted (sequential
-    thresholding). None unless the fit is exact to ``exact`` (relative mean squared error)."""
+def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float = 1e-10,
+               t_min: float = 3.0):
+    """y as a sparse polynomial in the variables: least squares on every monomial up to the
+    highest degree (at most 4) that keeps ``max_terms`` monomials, then monomials dropped.
+    Exact data (relative mean squared error below ``exact``): monomials of negligible effect
+    are dropped and the rest refitted (sequential thresholding). Otherwise backward
+    elimination by t-statistic: while some coefficient is within ``t_min`` standard errors of
+    zero, the weakest (all below t_min / 2 at once while more than 20 terms remain) is dropped
+    and the rest refitted; None if nothing significant is left."""
     n, d = x.shape
     degree = 4
     while degree > 1 and math.comb(d + degree, degree) > max_terms:
@@ -185,10 +189,36 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
         sol = torch.linalg.lstsq(a[:, keep], y[:, None]).solution[:, 0]
     err = float((a[:, keep] @ sol - y).square().mean()) / var
     if not err < exact:
-        return None
+        keep, sol = _significant(a, y, t_min)
+        if keep is None:
+            return None
     coef = sol / scale[keep]
     return sympy.Add(*[sympy.Float(float(c)) * sympy.Mul(*[symbols[i] for i in powers[k]])
                        for c, k in zip(coef.tolist(), keep.tolist())])
+
+
+def _significant(a: Tensor, y: Tensor, t_min: float):
+    """Backward elimination on the columns of a (n, terms): (kept column indices, their
+    least-squares coefficients), or (None, None) when no column is significant."""
+    n = a.shape[0]
+    keep = torch.arange(a.shape[1])
+    while len(keep) > 0:
+        cols = a[:, keep]
+        sol = torch.linalg.lstsq(cols, y[:, None]).solution[:, 0]
+        res = y - cols @ sol
+        s2 = float(res.square().sum()) / max(n - len(keep), 1)
+        try:
+            cov_diag = torch.linalg.pinv(cols.T @ cols).diagonal().clamp_min(0)
+        except RuntimeError:
+            return None, None
+        t = sol.abs() / (cov_diag * s2).sqrt().clamp_min(1e-300)
+        if bool((t >= t_min).all()):
+            return keep, sol
+        if len(keep) > 20 and bool((t < t_min / 2).any()):
+            keep = keep[t >= t_min / 2]
+        else:
+            keep = keep[torch.arange(len(keep)) != int(t.argmin())]
+    return None, None
 
 
 def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: int = 3,

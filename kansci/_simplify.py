@@ -16,9 +16,12 @@ SIMPLIFY_S = 2.0  # seconds one simplify may take
 
 
 def complexity(expr: sympy.Expr) -> int:
-    """Nodes of the expression tree, function applications (sin, exp, ...) counting 3."""
-    return sum(3 if isinstance(node, sympy.Function) else 1
-               for node in sympy.preorder_traversal(expr))
+    """Nodes of the expression tree: a function application (sin, exp, ...) counts 3, a fitted
+    constant (a float, or a number containing one) 2, an exact number (3, 1/2, 4 pi) 1."""
+    if expr.is_number:
+        return 2 if expr.has(sympy.Float) else 1
+    own = 3 if isinstance(expr, sympy.Function) else 1
+    return own + sum(complexity(a) for a in expr.args)
 
 
 def tidy(expr: sympy.Expr, seconds: float = SIMPLIFY_S) -> sympy.Expr:

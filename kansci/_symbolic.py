@@ -106,33 +106,82 @@ _SNAP_TO = ((sympy.Integer(1), None), (sympy.pi, None), (sympy.E, None), (1 / sy
             (1 / sympy.sqrt(2 * sympy.pi), 1))
 
 
-def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12):
-    """A sympy number for ``value``: of the small rationals p/q (q <= max_den) and their
-    multiples of pi and e (and small multiples of 1/pi and 1/sqrt(2 pi)) that lie within
-    ``tol`` (relative to max(1, |value|)), the simplest (smallest |p| + q, a constant factor
-    counting 2; then the closest), so 3.1425 at tol 1e-3 reads pi rather than 22/7; else
-    the Float."""
+_CHANCE = 0.05  # largest chance that a value of the data's precision lands near a form by luck
+
+
+def form_bits(number: sympy.Expr) -> float:
+    """Description length of a snapped number p/q K in bits: log2(|p| + 1) + log2(q), plus 2
+    for a constant factor K other than 1 (pi, e, ...); 0 for zero."""
+    if number == 0:
+        return 0.0
+    coeff, rest = number.as_coeff_Mul()
+    frac = Fraction(int(coeff.p), int(coeff.q)) if coeff.is_Rational else Fraction(1)
+    return (math.log2(abs(frac.numerator) + 1) + math.log2(frac.denominator)
+            + (0.0 if rest == 1 else 2.0))
+
+
+def _density(value: float, bits: float, max_den: int) -> float:
+    """Forms p/q K (``_SNAP_TO``, q <= max_den) of at most ``bits`` bits per unit length near
+    ``value`` > 0: the forms p/q K for one K and q are K/q apart."""
+    total = 0.0
+    for sym, max_num in _SNAP_TO:
+        const = float(sym)
+        for q in range(1, max_den + 1):
+            p = max(1, round(value * q / const))
+            if max_num is not None and p > max_num:
+                continue
+            extra = 0.0 if sym == 1 else 2.0
+            if math.log2(p + 1) + math.log2(q) + extra <= bits + 1e-9:
+                total += q / const
+    return total
+
+
+def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12, se: float | None = None):
+    """A sympy number for ``value``, or the Float itself.
+
+    The window: ``tol`` relative to max(1, |value|), or, given a standard error ``se``,
+    2 se (at least 1e-10 |value|, the last digits of a float fit). Zero when |value| lies
+    within the window. Else, of the small rationals p/q (q <= max_den) and their multiples of
+    pi and e (and small multiples of 1/pi and 1/sqrt(2 pi)) inside the window, the simplest
+    (fewest bits, ``form_bits``; then the closest), so 3.1425 at tol 1e-3 reads pi rather
+    than 22/7; but only if a value that precise lands so near a form so simple by chance
+    at most 5% of the time (a coincidence test): chance = 2 window * density, where the
+    density counts, per unit length near |value|, the forms p/q K of at most as many bits.
+    So 150.0034 at tol 1e-4 snaps to 150; 183.2957 stays a float, not 1283/7; a constant
+    known to 1% keeps its decimals unless it is within 2% of a very simple number."""
     if not math.isfinite(value):
         return sympy.Float(value)
-    if abs(value) < tol:
+    if se is None:
+        window = tol * max(1.0, abs(value))
+    else:
+        window = max(2.0 * se, 1e-10 * abs(value))
+    if abs(value) <= window:
         return sympy.Integer(0)
-    within_tol = tol * max(1.0, abs(value))
     best, best_key = None, None
     for sym, max_num in _SNAP_TO:
         const = float(sym)
         frac = Fraction(value / const).limit_denominator(max_den)
+        if frac == 0 or not (max_num is None or abs(frac.numerator) <= max_num):
+            continue
         err = abs(float(frac) * const - value)
-        small = max_num is None or abs(frac.numerator) <= max_num
-        key = (abs(frac.numerator) + frac.denominator + (0 if sym == 1 else 2), err)
-        if frac != 0 and small and err < within_tol and (best_key is None or key < best_key):
-            best, best_key = sympy.Rational(frac.numerator, frac.denominator) * sym, key
+        number = sympy.Rational(frac.numerator, frac.denominator) * sym
+        bits = form_bits(number)
+        key = (bits, err)
+        lucky = 2.0 * window * _density(abs(value), bits, max_den) > _CHANCE
+        if err <= window and not lucky and (best_key is None or key < best_key):
+            best, best_key = number, key
     return best if best is not None else sympy.Float(value)
 
 
+def expand_numbers(expr):
+    """Products and powers of sums expanded (not exp of sums), so that numeric factors
+    combine into one float each."""
+    return sympy.expand(expr, power_exp=False, log=False)
+
+
 def _snap(expr, tol: float):
-    """Expand products and powers of sums (not exp of sums) so that numeric factors combine,
-    then snap every float."""
-    expr = sympy.expand(expr, power_exp=False, log=False)
+    """Expand (``expand_numbers``), then snap every float."""
+    expr = expand_numbers(expr)
     return expr.xreplace({f: snap_constant(float(f), tol) for f in expr.atoms(sympy.Float)})
 
 

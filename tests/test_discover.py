@@ -28,7 +28,13 @@ def test_discover_recovers_an_additive_law_exactly():
     x1, x2 = sympy.symbols("x_1 x_2")
     assert _equal(res.formula, sympy.sin(x1) + sympy.cos(2 * x2))
     assert res.r2 > 1 - 1e-9
-    assert list(res.equations.columns) == ["complexity", "loss", "source", "formula"]
+    assert list(res.equations.columns) == ["complexity", "n_constants", "nmse", "r2", "score",
+                                           "formula", "constants", "source", "picked"]
+    table = res.equations
+    assert table["formula"].map(str).is_unique  # one row per distinct formula
+    assert table["picked"].sum() == 1
+    assert table.loc[table["picked"], "formula"].iloc[0] == res.formula
+    assert res.model is not None
 
 
 def test_discover_names_variables_by_dataframe_columns_and_finds_a_power_law():
@@ -88,7 +94,7 @@ def test_discovery_exports_latex_numpy_and_torch():
     (np.array([[0.0, 1.0]] * 30 + [[np.nan, 1.0]]), np.ones(31), "NaN"),
     (np.random.default_rng(0).random((40, 2)), np.ones(39), "39 samples"),
     (np.random.default_rng(0).random((40, 2)), np.ones((40, 2)), "one column"),
-    (np.random.default_rng(0).random((5, 2)), np.ones(5), "at least 20"),
+    (np.random.default_rng(0).random((5, 2)), np.ones(5), "at least 8"),
 ])
 def test_discover_rejects_bad_data_clearly(X, y, match):
     with pytest.raises(ValueError, match=match):
@@ -128,6 +134,10 @@ def test_kan_regressor_is_a_scikit_learn_estimator():
     est = ks.KANRegressor(budget_s=60).fit(frame, y.numpy())
     a, b = sympy.symbols("a b")
     assert _equal(est.sympy(), a**2 + 3 * b)
+    # with units: a = v (m/s), b = a (m/s**2) times t... here b in m**2/s**2 makes a**2 + 3 b
+    est = ks.KANRegressor(budget_s=60, units={"a": "m/s", "b": "m**2/s**2"},
+                          y_units="m**2/s**2").fit(frame, y.numpy())
+    assert _equal(est.sympy(), a**2 + 3 * b)
     assert est.score(frame, y.numpy()) > 1 - 1e-9
     assert list(est.feature_names_in_) == ["a", "b"]
     assert clone(est).get_params() == est.get_params()
@@ -146,6 +156,24 @@ def test_cli_prints_the_formula_as_json(tmp_path, capsys):
     assert out["r2"] > 1 - 1e-9 and out["variables"] == ["p", "q"] and out["equations"]
     assert cli(["discover", str(path), "--target", "missing"]) == 2
     assert "no column 'missing'" in capsys.readouterr().err
+
+
+def test_cli_takes_units(tmp_path, capsys):
+    gen = torch.Generator().manual_seed(0)
+    X = 1 + 4 * torch.rand(300, 2, generator=gen, dtype=torch.float64)
+    path = tmp_path / "pendulum.csv"
+    T = 2 * np.pi * torch.sqrt(X[:, 0] / X[:, 1])
+    pd.DataFrame({"L": X[:, 0], "g": X[:, 1], "T": T}).to_csv(path, index=False)
+    args = ["discover", str(path), "--target", "T", "--budget", "20", "--json"]
+    assert cli(args + ["--units", "L=m,g=m/s**2", "--y-units", "s"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    L, g = sympy.symbols("L g", positive=True)
+    assert _equal(sympy.sympify(out["formula"], locals={"L": L, "g": g}),
+                  2 * sympy.pi * sympy.sqrt(L / g))
+    assert cli(args + ["--units", "L=m,g", "--y-units", "s"]) == 2
+    assert "column=unit" in capsys.readouterr().err
+    assert cli(args + ["--units", "L=m,g=m/s**2", "--y-units", "kg"]) == 2
+    assert "mass" in capsys.readouterr().err
 
 
 def test_simplifying_keeps_snapped_rationals_next_to_floats():
@@ -174,3 +202,71 @@ def test_constants_that_only_snap_after_a_refit_are_snapped_too():
                           " + 0.00235)**2 - 0.4027")
     search.add(start, "test")
     assert search.rows[-1]["formula"] == sympy.sin(sympy.pi * x) * sympy.sin(sympy.pi * y)
+
+
+def test_discover_warns_on_few_samples_and_cross_validates():
+    X = np.linspace(1, 3, 12)[:, None]
+    with pytest.warns(UserWarning, match="12 samples"):
+        res = ks.discover(X, 3 * X[:, 0] ** 2, names=["t"], budget_s=20, progress=False)
+    assert _equal(res.formula, 3 * sympy.Symbol("t") ** 2)
+    assert res.r2 > 1 - 1e-9  # leave-one-out
+
+
+def test_noisy_constant_keeps_its_decimals_with_an_error_while_the_exact_one_snaps():
+    gen = torch.Generator().manual_seed(1)
+    L = 0.5 + 2.5 * torch.rand(3000, generator=gen, dtype=torch.float64)
+    Ls = sympy.Symbol("L")
+
+    def run(c, noise):
+        t = c * L ** 2
+        t = t + noise * t.square().mean().sqrt() * torch.randn(3000, generator=gen,
+                                                                dtype=torch.float64)
+        return ks.discover(L[:, None], t, names=["L"], budget_s=20, progress=False)
+
+    exact = run(0.5, 0.0)  # exact data: the constant snaps
+    assert exact.formula == Ls ** 2 / 2
+    assert bool(exact.constants["snapped"].all()) and exact.noise < 1e-6
+    noisy = run(0.4137, 0.05)  # 5% noise: a decimal with its standard error, not 5/12
+    (c,) = noisy.formula.atoms(sympy.Float)
+    assert noisy.formula == c * Ls ** 2
+    row = noisy.constants[noisy.constants["constant"] == c].iloc[0]
+    assert not row["snapped"] and 0 < row["se"] < 2e-3
+    assert abs(row["value"] - 0.4137) < 4 * row["se"]
+    assert abs(float(c) - row["value"]) <= 0.1 * row["se"]  # rounded to its error
+    assert 0.02 < noisy.noise < 0.1
+    half = run(0.5, 0.05)  # 1/2 is within 2 standard errors: snapped, and the table says so
+    assert half.formula == Ls ** 2 / 2
+    for r in half.constants.itertuples():
+        assert r.snapped and abs(float(r.constant) - r.value) <= 2 * r.se
+
+
+def test_discover_with_units_reduces_by_buckingham_and_checks_dimensions():
+    from kansci._units import consistent, unit_table
+
+    gen = torch.Generator().manual_seed(0)
+    X = 1 + 4 * torch.rand(800, 3, generator=gen, dtype=torch.float64)
+    L, g = X[:, 0], X[:, 1]
+    y = 2 * np.pi * torch.sqrt(L / g)  # the mass (third column) plays no part
+    units = {"L": "m", "g": "m/s**2", "m": "kg"}
+    res = ks.discover(X, y, names=["L", "g", "m"], units=units, y_units="s", budget_s=20,
+                      progress=False)
+    Ls, gs, ms = sympy.symbols("L g m")
+    assert _equal(res.formula, 2 * sympy.pi * sympy.sqrt(Ls) / sympy.sqrt(gs))
+    assert res.equations["source"].str.startswith("units").all()
+    names = ["L", "g", "m"]
+    for f in res.equations["formula"]:
+        assert consistent(f, [Ls, gs, ms], *unit_table(names, units, "s"))
+    assert res.model is not None  # compiled from the formula (no network was trained)
+
+
+@pytest.mark.parametrize("units,y_units,match", [
+    ({"L": "m", "g": "m/s**2", "m": "kgg"}, "s", "kgg"),
+    ({"L": "m", "g": "m/s**2"}, "s", "'m'"),
+    ({"L": "m", "g": "m/s**2", "m": "kg"}, "A", "current"),
+    (None, "s", "units"),
+])
+def test_discover_rejects_bad_units_clearly(units, y_units, match):
+    X = 1 + np.random.default_rng(0).random((40, 3))
+    with pytest.raises(ValueError, match=match):
+        ks.discover(X, X[:, 0], names=["L", "g", "m"], units=units, y_units=y_units,
+                    progress=False)

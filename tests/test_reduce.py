@@ -73,6 +73,36 @@ def test_multiplicative_separation_with_and_without_sign_changes():
     assert reduce.separation(positive, x, 1e-6, "add") == [[0, 1, 2, 3]]
 
 
+def _product3(z):
+    return (z[:, 0] + z[:, 1]) * (z[:, 2] + z[:, 3]) * (z[:, 4] + z[:, 5])
+
+
+def test_multiplicative_separation_when_f_crosses_zero_with_noise():
+    for seed in range(3):
+        x = _samples(6, seed=seed)
+        # sin(P) is nearly a product wherever |P| is small: still one group
+        assert reduce.separation(lambda z: torch.sin(_product3(z)), x, 0.01, "mul",
+                                 seed=seed) == [[0, 1, 2, 3, 4, 5]]
+        gen = torch.Generator().manual_seed(seed)
+        sd = float(_product3(x).std())
+
+        def noisy(z):  # 1% Gaussian noise on every evaluation
+            return _product3(z) + 0.01 * sd * torch.randn(z.shape[0], generator=gen,
+                                                          dtype=z.dtype)
+
+        groups, margin = reduce.split_with_margin(noisy, x, 0.03, "mul", seed=seed)
+        assert groups == [[0, 1], [2, 3], [4, 5]] and margin < 0.1
+
+
+def test_cut_lifts_one_noise_level_but_keeps_spread_weak_couplings():
+    # separable pairs under one surrogate error come out alike
+    assert reduce._cut([0.028, 0.031, 0.033, 0.036, 0.5, 0.6], 0.03) == 0.036
+    # weak real couplings: spread, and not far enough below the strong ones
+    assert reduce._cut([0.026, 0.04, 0.06, 0.08, 0.6, 0.65], 0.01) == 0.01
+    # a jump from below the threshold leaves it where it is
+    assert reduce._cut([0.001, 0.002, 0.5], 0.01) == 0.01
+
+
 def test_anchored_part_of_an_additive_function():
     x = _samples(2)
     anchors = _samples(2, n=8, seed=1)

@@ -66,7 +66,7 @@ def test_snap_constant(value, expected):
 
 @pytest.mark.parametrize("value,tol,expected", [
     (3.1425, 1e-3, sympy.pi),  # 22/7 is closer; pi is simpler, and within tolerance
-    (0.3335, 1e-3, sympy.Rational(1, 3)), (1.2857, 1e-3, sympy.Rational(9, 7)),
+    (0.3335, 1e-3, sympy.Rational(1, 3)), (1.28571, 1e-4, sympy.Rational(9, 7)),
     (3.1425, 1e-4, None)])
 def test_snap_constant_prefers_the_simplest_number_within_tolerance(value, tol, expected):
     got = snap_constant(value, tol)
