@@ -501,7 +501,7 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
     sep = lambda mode: routes.wrap(routes.separable(xf, yf, symbols, seed, mode,  # noqa: E731
                                                     deadline))
     steps = [
-        ("power law", lambda: ([routes.power_law(xf, yf, symbols)], None)),
+        ("power law", lambda: (routes.power_law(xf, yf, symbols), None)),
         ("polynomial", lambda: (routes.polynomial_of_target(xf, yf, symbols), None)),
         ("additive", lambda: sep("add")),
         ("multiplicative", lambda: sep("mul")),

@@ -22,18 +22,28 @@ def one_sign(t: Tensor) -> bool:
 
 
 def power_law(x: Tensor, y: Tensor, symbols):
-    """y = C prod x_i^p_i with p_i rounded to halves, if y and every x_i keep one sign."""
-    if (x == 0).any() or not one_sign(y):
-        return None
-    sy = torch.sign(y)
-    a = torch.cat([torch.ones_like(y)[:, None], torch.log(x.abs())], 1)
-    sol = torch.linalg.lstsq(a, torch.log(y.abs())[:, None]).solution[:, 0]
-    expr = sympy.Float(float(sy[0]) * math.exp(float(sol[0])))
-    for s, p in zip(symbols, sol[1:].tolist()):
-        half = round(2 * p)
-        if half != 0:
-            expr = expr * s ** sympy.Rational(half, 2)
-    return expr
+    """y = C prod x_i^p_i, if every x_i keeps one sign: log|y| fitted linear in log|x_i| by
+    least squares, then each p_i rounded to halves (the caller refits C). Where noise makes a
+    few y cross zero, the fit uses the samples of the main sign whose |y| lies above the
+    median (there the noise is small next to y), and the exponents are also returned
+    unrounded, for the refit and its standard errors to decide. Returns a list of formulas."""
+    if (x == 0).any() or not bool((x > 0).all(0).logical_or((x < 0).all(0)).all()):
+        return []
+    sign = 1.0 if float((y > 0).double().mean()) >= 0.5 else -1.0
+    clean = one_sign(y)
+    use = (sign * y > 0) if clean else (sign * y > (sign * y).median().clamp_min(0))
+    if int(use.sum()) <= x.shape[1] + 1:
+        return []
+    a = torch.cat([torch.ones(int(use.sum()), 1, dtype=x.dtype), torch.log(x[use].abs())], 1)
+    sol = torch.linalg.lstsq(a, torch.log((sign * y[use]).abs())[:, None]).solution[:, 0]
+    scale = sympy.Float(sign * math.exp(float(sol[0])))
+    halves = scale * sympy.Mul(*[s ** sympy.Rational(round(2 * p), 2)
+                                 for s, p in zip(symbols, sol[1:].tolist())])
+    if clean:
+        return [halves]
+    loose = scale * sympy.Mul(*[s ** sympy.Float(p) for s, p in zip(symbols, sol[1:].tolist())
+                                if abs(p) > 1e-3])
+    return [halves, loose]
 
 
 def _term(xs: Tensor, curve: Tensor, symbol, weight_simple: float):
@@ -154,14 +164,15 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols):
 
 
 def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float = 1e-10,
-               t_min: float = 3.0):
+               t_min: float = 3.0, max_noisy: int = 8):
     """y as a sparse polynomial in the variables: least squares on every monomial up to the
     highest degree (at most 4) that keeps ``max_terms`` monomials, then monomials dropped.
     Exact data (relative mean squared error below ``exact``): monomials of negligible effect
     are dropped and the rest refitted (sequential thresholding). Otherwise backward
     elimination by t-statistic: while some coefficient is within ``t_min`` standard errors of
     zero, the weakest (all below t_min / 2 at once while more than 20 terms remain) is dropped
-    and the rest refitted; None if nothing significant is left."""
+    and the rest refitted; None if nothing significant is left or more than ``max_noisy``
+    terms are (a polynomial that long is an approximation, not a law)."""
     n, d = x.shape
     degree = 4
     while degree > 1 and math.comb(d + degree, degree) > max_terms:
@@ -190,7 +201,7 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
     err = float((a[:, keep] @ sol - y).square().mean()) / var
     if not err < exact:
         keep, sol = _significant(a, y, t_min)
-        if keep is None:
+        if keep is None or len(keep) > max_noisy:  # not a sparse polynomial law
             return None
     coef = sol / scale[keep]
     return sympy.Add(*[sympy.Float(float(c)) * sympy.Mul(*[symbols[i] for i in powers[k]])
