@@ -90,8 +90,10 @@ class _FormulaModule(torch.nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.d:
             raise ValueError(f"x must have shape (n, {self.d}); got {tuple(x.shape)}.")
-        out = self.fn(*x.unbind(1))
-        return torch.as_tensor(out, dtype=x.dtype, device=x.device).expand(x.shape[0])
+        out = torch.as_tensor(self.fn(*x.unbind(1)), device=x.device)
+        if out.is_complex():  # outside the formula's real domain (sqrt of a negative): NaN
+            out = torch.where(out.imag == 0, out.real, torch.full_like(out.real, math.nan))
+        return out.to(x.dtype).expand(x.shape[0])
 
 
 class _Constants:

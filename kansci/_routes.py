@@ -26,11 +26,15 @@ def power_law(x: Tensor, y: Tensor, symbols):
     least squares, then each p_i rounded to halves (the caller refits C). Where noise makes a
     few y cross zero, the fit uses the samples of the main sign whose |y| lies above the
     median (there the noise is small next to y), and the exponents are also returned
-    unrounded, for the refit and its standard errors to decide. Returns a list of formulas."""
+    unrounded, for the refit and its standard errors to decide (only if at least 95% of y
+    share one sign). Returns a list of formulas."""
     if (x == 0).any() or not bool((x > 0).all(0).logical_or((x < 0).all(0)).all()):
         return []
-    sign = 1.0 if float((y > 0).double().mean()) >= 0.5 else -1.0
+    share = float((y > 0).double().mean())
+    sign = 1.0 if share >= 0.5 else -1.0
     clean = one_sign(y)
+    if not clean and max(share, 1 - share) < 0.95:  # y itself changes sign: not a power law
+        return []
     use = (sign * y > 0) if clean else (sign * y > (sign * y).median().clamp_min(0))
     if int(use.sum()) <= x.shape[1] + 1:
         return []
@@ -147,8 +151,10 @@ def wrap(pair):
 
 
 def polynomial_of_target(x: Tensor, y: Tensor, symbols):
-    """y, or for y of one sign y^2, 1/y, 1/y^2 or log|y|, as an exact sparse polynomial
-    (``polynomial``), returned as a formula for y: e.g. sqrt(x1^2 + x2^2), 1/sqrt(1 - v^2)."""
+    """y, or for y of one sign y^2, 1/y, 1/y^2 or log|y|, as a sparse polynomial
+    (``polynomial``) in the variables, else in the variables and their reciprocals (degree
+    <= 3), returned as a formula for y: e.g. sqrt(x1^2 + x2^2), 1/sqrt(1 - v^2),
+    1/(1/R1 + 1/R2 + 1/R3)."""
     out = []
     transforms = [(y, lambda p: p)]
     if one_sign(y):
@@ -156,25 +162,37 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols):
         transforms += [(y ** 2, lambda p: s * sympy.sqrt(p)), (1 / y, lambda p: 1 / p),
                        (y ** -2, lambda p: s / sympy.sqrt(p)),
                        (torch.log(y.abs()), lambda p: s * sympy.exp(p))]
+    # Laurent polynomials too (monomials in x_i and 1/x_i): 1/(1/R1 + 1/R2), p + q/r ...
+    laurent = not bool((x == 0).any())
+    xl = torch.cat([x, 1 / x], 1) if laurent else None
+    sl = list(symbols) + [1 / s for s in symbols]
     for target, back in transforms:
-        p = polynomial(x, target, symbols)
+        p = polynomial(x, target, symbols, noisy=False)
+        if p is None and laurent:
+            p = polynomial(xl, target, sl, max_terms=300, max_degree=3, noisy=False)
         if p is not None:
             out.append(back(p))
+    if not out:  # nothing exact: y itself by backward elimination (noisy data)
+        p = polynomial(x, y, symbols)
+        if p is not None:
+            out.append(p)
     return out
 
 
 def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float = 1e-10,
-               t_min: float = 3.0, max_noisy: int = 8):
+               t_min: float = 3.0, max_noisy: int = 8, max_degree: int = 4,
+               noisy: bool = True):
     """y as a sparse polynomial in the variables: least squares on every monomial up to the
     highest degree (at most 4) that keeps ``max_terms`` monomials, then monomials dropped.
     Exact data (relative mean squared error below ``exact``): monomials of negligible effect
     are dropped and the rest refitted (sequential thresholding). Otherwise backward
     elimination by t-statistic: while some coefficient is within ``t_min`` standard errors of
     zero, the weakest (all below t_min / 2 at once while more than 20 terms remain) is dropped
-    and the rest refitted; None if nothing significant is left or more than ``max_noisy``
-    terms are (a polynomial that long is an approximation, not a law)."""
+    and the rest refitted (only with ``noisy``); None if nothing significant is left or more
+    than ``max_noisy`` terms are (a polynomial that long is an approximation, not a law).
+    Least squares by SVD: monomials of x_i and 1/x_i repeat (x_i / x_i = 1)."""
     n, d = x.shape
-    degree = 4
+    degree = max_degree
     while degree > 1 and math.comb(d + degree, degree) > max_terms:
         degree -= 1
     powers = [p for k in range(degree + 1)
@@ -188,7 +206,7 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
     var = float(y.var()) or 1.0
     keep = torch.arange(len(powers))
     for _ in range(5):
-        sol = torch.linalg.lstsq(a[:, keep], y[:, None]).solution[:, 0]
+        sol = torch.linalg.lstsq(a[:, keep], y[:, None], driver="gelsd").solution[:, 0]
         effect = sol.abs() * a[:, keep].square().mean(0).sqrt()
         small = effect < 1e-7 * math.sqrt(var)
         if not bool(small.any()):
@@ -197,15 +215,72 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
         if len(keep) == 0:
             return None
     else:  # still dropping after five rounds: solve on what is left
-        sol = torch.linalg.lstsq(a[:, keep], y[:, None]).solution[:, 0]
+        sol = torch.linalg.lstsq(a[:, keep], y[:, None], driver="gelsd").solution[:, 0]
     err = float((a[:, keep] @ sol - y).square().mean()) / var
     if not err < exact:
+        if not noisy:
+            return None
         keep, sol = _significant(a, y, t_min)
         if keep is None or len(keep) > max_noisy:  # not a sparse polynomial law
             return None
     coef = sol / scale[keep]
     return sympy.Add(*[sympy.Float(float(c)) * sympy.Mul(*[symbols[i] for i in powers[k]])
                        for c, k in zip(coef.tolist(), keep.tolist())])
+
+
+def _monomials(x: Tensor, degree: int):
+    """Every monomial of the columns of x (n, d) up to ``degree``: (powers, columns (n, m))."""
+    n, d = x.shape
+    powers = [p for k in range(degree + 1)
+              for p in itertools.combinations_with_replacement(range(d), k)]
+    cols = torch.stack([x[:, list(p)].prod(1) if p else torch.ones(n, dtype=x.dtype)
+                        for p in powers], 1)
+    return powers, cols
+
+
+def rational(x: Tensor, y: Tensor, symbols, max_unknowns: int = 200, exact: float = 1e-10):
+    """y = P(x) / Q(x) exactly, for polynomials P, Q of low degree: P - y Q = 0 is linear in
+    their coefficients, so the coefficients are the singular vector of [P columns, -y Q
+    columns] with the smallest singular value (columns scaled). Degrees (P, Q) are tried in
+    the order (1, 1), (2, 1), (1, 2), (2, 2), (3, 2), (2, 3) while the unknowns fit in
+    ``max_unknowns`` and a third of the samples; the first exact fit (relative mean squared
+    error below ``exact``) is returned with negligible coefficients dropped, else None.
+    E.g. ((m1 - m2) v1 + 2 m2 v2) / (m1 + m2)."""
+    n = x.shape[0]
+    var = float(y.var())
+    if var == 0 or not bool(torch.isfinite(y).all()):
+        return None
+    for dp, dq in ((1, 1), (2, 1), (1, 2), (2, 2), (3, 2), (2, 3)):
+        pp, pc = _monomials(x, dp)
+        qp, qc = _monomials(x, dq)
+        m = pc.shape[1] + qc.shape[1]
+        if m > max_unknowns or 3 * m > n:
+            continue
+        a = torch.cat([pc, -y[:, None] * qc], 1)
+        scale = a.norm(dim=0).clamp_min(1e-300)
+        try:
+            _, _, vh = torch.linalg.svd(a / scale, full_matrices=False)
+        except RuntimeError:
+            continue
+        coef = vh[-1] / scale
+        big = coef.abs().max()
+        coef = torch.where(coef.abs() < 1e-9 * big, torch.zeros_like(coef), coef)
+        p_c, q_c = coef[:pc.shape[1]], coef[pc.shape[1]:]
+        den = qc @ q_c
+        if bool((den == 0).any()):
+            continue
+        err = float(((pc @ p_c) / den - y).square().mean()) / var
+        if not err < exact:
+            continue
+        norm = q_c[q_c != 0][0]  # the first denominator coefficient becomes 1
+        p_c, q_c = p_c / norm, q_c / norm
+
+        def poly(powers, c):
+            return sympy.Add(*[sympy.Float(float(v)) * sympy.Mul(*[symbols[i] for i in pw])
+                               for pw, v in zip(powers, c.tolist()) if v != 0])
+
+        return poly(pp, p_c) / poly(qp, q_c)
+    return None
 
 
 def _significant(a: Tensor, y: Tensor, t_min: float):
@@ -215,7 +290,7 @@ def _significant(a: Tensor, y: Tensor, t_min: float):
     keep = torch.arange(a.shape[1])
     while len(keep) > 0:
         cols = a[:, keep]
-        sol = torch.linalg.lstsq(cols, y[:, None]).solution[:, 0]
+        sol = torch.linalg.lstsq(cols, y[:, None], driver="gelsd").solution[:, 0]
         res = y - cols @ sol
         s2 = float(res.square().sum()) / max(n - len(keep), 1)
         try:

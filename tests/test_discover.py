@@ -270,3 +270,24 @@ def test_discover_rejects_bad_units_clearly(units, y_units, match):
     with pytest.raises(ValueError, match=match):
         ks.discover(X, X[:, 0], names=["L", "g", "m"], units=units, y_units=y_units,
                     progress=False)
+
+
+def test_rational_and_reciprocal_polynomial_routes_are_exact():
+    from kansci import _routes as routes
+
+    gen = torch.Generator().manual_seed(0)
+    X = 0.5 + 4 * torch.rand(1000, 4, generator=gen, dtype=torch.float64)
+    m1, m2, v1, v2 = sympy.symbols("m1 m2 v1 v2")
+    y = ((X[:, 0] - X[:, 1]) * X[:, 2] + 2 * X[:, 1] * X[:, 3]) / (X[:, 0] + X[:, 1])
+    found = routes.rational(X, y, [m1, m2, v1, v2])
+    truth = ((m1 - m2) * v1 + 2 * m2 * v2) / (m1 + m2)
+    assert found is not None
+    found = found.xreplace({f: sympy.nsimplify(f) for f in found.atoms(sympy.Float)})
+    assert sympy.simplify(found - truth) == 0
+    assert routes.rational(X, torch.sin(X[:, 0]), [m1, m2, v1, v2]) is None  # not rational
+    R = sympy.symbols("R1 R2 R3")
+    y = 1 / (1 / X[:, 0] + 1 / X[:, 1] + 1 / X[:, 2])
+    exprs = routes.polynomial_of_target(X[:, :3], y, list(R))
+    want = 1 / sum(1 / r for r in R)
+    assert any(sympy.simplify(e - want) == 0 for e in
+               (e.xreplace({f: sympy.nsimplify(f) for f in e.atoms(sympy.Float)}) for e in exprs))
