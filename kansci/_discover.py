@@ -382,7 +382,7 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     if x.shape[0] < _FEW:
         r2 = _loo_r2(formula, symbols, x, y)
     if model is None:
-        model = _compiled(formula, symbols, search.rows, x.dtype)
+        model = _compiled(formula, symbols, search.rows, x, y)
     noise = min(noise_level(x, y), math.sqrt(max(nmse, 0.0)))  # two upper estimates
     return Discovery(formula, r2, model, _table(search.rows, pick), symbols,
                      _constants(pick["candidate"]), noise)
@@ -441,18 +441,29 @@ def _loo_r2(formula, symbols, x, y) -> float:
     return 1.0 - float((pred - y).square().mean()) / var if var > 0 else math.nan
 
 
-def _compiled(formula, symbols, rows, dtype) -> MultKAN:
-    """A MultKAN computing ``formula`` (kanpiler); for a constant, a [d, 1] network with every
-    edge off and the constant as its output bias."""
-    if not formula.is_number:
-        try:
-            return kanpiler(symbols, formula, dtype=dtype)
-        except Exception:  # noqa: BLE001 - a formula kanpiler cannot lay out
-            pass
-    model = MultKAN([len(symbols), 1], seed=0, dtype=dtype, in_vars=[str(s) for s in symbols])
-    with torch.no_grad():
-        model.layers[0].mask.zero_()
-        model.node_bias[0].fill_(float(formula) if formula.is_number else 0.0)
+def _compiled(formula, symbols, rows, x, y) -> MultKAN:
+    """A MultKAN for ``formula``: compiled from it (``kanpiler``); for a constant, a [d, 1]
+    network with every edge off and the constant as its output bias. Where kanpiler cannot
+    lay the formula out, the most accurate network the search trained, or else a [d, 1] KAN
+    fitted to (x, y) briefly (the network is then an approximation of the data, not of the
+    formula)."""
+    d, dtype = len(symbols), x.dtype
+    names = [str(s) for s in symbols]
+    if formula.is_number:
+        model = MultKAN([d, 1], seed=0, dtype=dtype, in_vars=names)
+        with torch.no_grad():
+            model.layers[0].mask.zero_()
+            model.node_bias[0].fill_(float(formula))
+        return model
+    try:
+        return kanpiler(symbols, formula, dtype=dtype)
+    except Exception:  # noqa: BLE001 - a formula kanpiler cannot lay out
+        pass
+    trained = [r for r in rows if r["model"] is not None]
+    if trained:
+        return min(trained, key=lambda r: r["nmse"])["model"]
+    model = MultKAN([d, 1], seed=0, dtype=dtype, in_vars=names)
+    model.fit({"train_input": x, "train_label": y[:, None]}, steps=20, progress=False)
     return model
 
 

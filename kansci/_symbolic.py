@@ -101,9 +101,11 @@ def auto_symbolic(model, lib=None, weight_simple: float = 0.8, r2_threshold: flo
 # constants a snapped number may be a rational multiple p/q of, with the largest |p| allowed
 # (None: any). 1/pi and 1/sqrt(2 pi) give the 1/(4 pi) of Coulomb's law and the normal
 # density's factor; only small multiples of them, or they would stand in for other numbers
-# (63/8 / sqrt(2 pi) is pi to 4e-5).
+# (63/8 / sqrt(2 pi) is pi to 4e-5); likewise sqrt(2), sqrt(3) (skin depth, 1/sqrt(2) of an
+# RMS value, sqrt(3)/2 of hexagons) and 1/(pi sqrt(2)) (mean free path).
 _SNAP_TO = ((sympy.Integer(1), None), (sympy.pi, None), (sympy.E, None), (1 / sympy.pi, 2),
-            (1 / sympy.sqrt(2 * sympy.pi), 1))
+            (1 / sympy.sqrt(2 * sympy.pi), 1), (sympy.sqrt(2), 4), (sympy.sqrt(3), 4),
+            (1 / (sympy.pi * sympy.sqrt(2)), 1))
 
 
 _CHANCE = 0.05  # largest chance that a value of the data's precision lands near a form by luck
@@ -206,7 +208,12 @@ def symbolic_formula(model, var=None, simplify: bool = True, snap_tol: float | N
     if missing:
         raise ValueError(f"{len(missing)} edge(s) are still splines, e.g. {missing[:5]}; snap them "
                          "with fix_symbolic or auto_symbolic first.")
-    f = lambda t: sympy.Float(float(t.detach()) if isinstance(t, torch.Tensor) else float(t))  # noqa: E731
+    def f(t):
+        """A parameter as sympy: snapped on its own first (with ``snap_tol``), so that exact
+        parameters stay exact when the edges compose (exp(-a/10 - 1/10), not 0.905 exp(-a/10))."""
+        value = float(t.detach()) if isinstance(t, torch.Tensor) else float(t)
+        return sympy.Float(value) if snap_tol is None else snap_constant(value, snap_tol)
+
     xs = [symbols[k] for k in model.input_id.tolist()]
     for l, layer in enumerate(model.layers):
         sub = []

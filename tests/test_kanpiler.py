@@ -100,3 +100,13 @@ def test_widen_deepen_perturb_keep_the_function_then_learn_a_correction(sum_bool
     with torch.no_grad():
         after = float(((grown(x) - target) ** 2).mean().sqrt())
     assert after < 0.2 * before
+
+
+def test_round_trip_keeps_exact_constants_exact():
+    # each edge's parameters snap before the edges compose: exp(-a/10 - 1/10) stays exact
+    # instead of folding into 0.0951625819640405*exp(-a/10)
+    a, b = sympy.symbols("a b")
+    law = b - sympy.exp(-a / 10 - sympy.Rational(1, 10)) + sympy.exp(-a / 10)
+    (back,) = ks.kanpiler([a, b], law).symbolic_formula()
+    assert not back.atoms(sympy.Float), back
+    assert sympy.simplify(back - law) == 0

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import sympy
 import torch
@@ -125,3 +126,28 @@ def test_fit_affine_many_fits_each_function_as_fit_affine_does():
         assert r2 <= 1.0
     assert together[0][1] > 1 - 1e-12  # sin is exact
     assert max(r2 for _, r2 in together[1:]) < together[0][1]
+
+
+def test_snap_constant_leaves_most_random_floats_alone():
+    # at tol 1e-4 a value near 150 has a window of 0.015: some p/q (q <= 12) times 1, pi or e
+    # is nearly always inside it, so only forms too simple to be met there by chance snap
+    rng = np.random.default_rng(0)
+    values = rng.uniform(50, 200, 500)
+    snapped = [v for v in values if not isinstance(snap_constant(float(v)), sympy.Float)]
+    assert len(snapped) < 0.1 * len(values)
+    for v in snapped:  # and those that do are close to what they snap to
+        assert abs(float(snap_constant(float(v))) - v) <= 1e-4 * v
+
+
+@pytest.mark.parametrize("value,se,expected", [
+    (0.50031, 0.0004, sympy.Rational(1, 2)),  # within 2 se of a simple number: snapped
+    (0.41372, 0.0004, None),  # no simple number within 2 se (5/12 = 0.41667): kept
+    (4.07, 0.3, None),  # 4 is within 2 se, but at 7% precision 4 is met by chance: kept
+    (3.14159265358979, 1e-15, sympy.pi),  # exact data: exact constant
+])
+def test_snap_constant_with_a_standard_error(value, se, expected):
+    got = snap_constant(value, se=se)
+    if expected is None:
+        assert isinstance(got, sympy.Float)
+    else:
+        assert got == expected
