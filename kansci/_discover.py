@@ -502,9 +502,11 @@ def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT) -> _Search:
     val, fit = order[:n_val], order[n_val:][:_MAX_TRAIN]
     if x.shape[1] == 1 and x.shape[0] >= 100:
         # one variable: the Gamma test's noise level is sharp, and a formula whose held-out
-        # error is within sampling error of it leaves nothing to explain (ends the search)
-        level = noise_level(x, y) ** 2
-        exact = max(exact, level * (1 + 3 * math.sqrt(2 / n_val)))
+        # error is within sampling error of it leaves nothing to explain (ends the search);
+        # below 0.1% of std(y) the data may be exact and only an exact formula ends it
+        level = noise_level(x, y)
+        if level > 1e-3:
+            exact = max(exact, level ** 2 * (1 + 3 * math.sqrt(2 / n_val)))
     return _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
 
 
