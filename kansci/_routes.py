@@ -180,10 +180,12 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols):
 
 
 def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float = 1e-10,
-               t_min: float = 3.0, max_noisy: int = 8, max_degree: int = 4,
+               t_min: float = 3.0, max_noisy: int = 8, max_degree: int = 6,
                noisy: bool = True):
     """y as a sparse polynomial in the variables: least squares on every monomial up to the
-    highest degree (at most 4) that keeps ``max_terms`` monomials, then monomials dropped.
+    highest degree (at most ``max_degree``) that keeps ``max_terms`` monomials, then monomials
+    dropped (above degree 4, where a smooth function on a narrow range comes close to a
+    polynomial, an exact fit must reach 1e-20: a true polynomial fits to about 1e-28).
     Exact data (relative mean squared error below ``exact``): monomials of negligible effect
     are dropped and the rest refitted (sequential thresholding). Otherwise backward
     elimination by t-statistic: while some coefficient is within ``t_min`` standard errors of
@@ -195,6 +197,8 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
     degree = max_degree
     while degree > 1 and math.comb(d + degree, degree) > max_terms:
         degree -= 1
+    if degree > 4:  # a smooth function is close to a polynomial of high degree: exact only
+        exact = min(exact, 1e-20)
     powers = [p for k in range(degree + 1)
               for p in itertools.combinations_with_replacement(range(d), k)]
     columns = torch.stack([x[:, list(p)].prod(1) if p else torch.ones(n, dtype=x.dtype)

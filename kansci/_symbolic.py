@@ -102,10 +102,12 @@ def auto_symbolic(model, lib=None, weight_simple: float = 0.8, r2_threshold: flo
 # (None: any). 1/pi and 1/sqrt(2 pi) give the 1/(4 pi) of Coulomb's law and the normal
 # density's factor; only small multiples of them, or they would stand in for other numbers
 # (63/8 / sqrt(2 pi) is pi to 4e-5); likewise sqrt(2), sqrt(3) (skin depth, 1/sqrt(2) of an
-# RMS value, sqrt(3)/2 of hexagons) and 1/(pi sqrt(2)) (mean free path).
+# RMS value, sqrt(3)/2 of hexagons), 1/(pi sqrt(2)) (mean free path) and log 10, log 2 with
+# their inverses (decimal and binary logarithms: pH, decibels, bits; 10^x = exp(x log 10)).
 _SNAP_TO = ((sympy.Integer(1), None), (sympy.pi, None), (sympy.E, None), (1 / sympy.pi, 2),
             (1 / sympy.sqrt(2 * sympy.pi), 1), (sympy.sqrt(2), 4), (sympy.sqrt(3), 4),
-            (1 / (sympy.pi * sympy.sqrt(2)), 1))
+            (1 / (sympy.pi * sympy.sqrt(2)), 1), (1 / sympy.log(10), 1), (sympy.log(10), 1),
+            (1 / sympy.log(2), 1), (sympy.log(2), 1))
 
 
 _CHANCE = 0.05  # largest chance that a value of the data's precision lands near a form by luck
