@@ -391,8 +391,9 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
 def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, end,
                       progress) -> _Search:
     """Solve y / s = F(Pi) for each reduction in turn (each but the last gets half the time
-    left; an exact answer ends the search), put the best proposals back together as s F(Pi),
-    refit and snap them against y, and keep those that are dimensionally consistent."""
+    left; an exact answer ends the search), put the proposals of the Pareto front (the six
+    most accurate) and the pick back together as s F(Pi), refit and snap them against y
+    (the pick is made there, on y), and keep those that are dimensionally consistent."""
     top = _search_for(x, y, symbols, seed, end)
     for k, red in enumerate(reductions):
         now = time.monotonic()
@@ -413,16 +414,26 @@ def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, en
         pi_symbols = [sympy.Dummy(f"Pi_{g + 1}") for g in range(pis.shape[1])]
         sub = _solve(pis, t, pi_symbols, seed, sub_deadline, 0, progress, end=sub_end)
         pick = sub.choice()
-        picks = sorted(sub.rows, key=lambda r: r["nmse"])[:4] + ([pick] if pick else [])
+        picks = _front(sub.rows)[-6:] + ([pick] if pick else [])
         seen = set()
         for r in picks:
-            if str(r["formula"]) in seen:
+            if str(r["formula"]) in seen or time.monotonic() > end:
                 continue
             seen.add(str(r["formula"]))
             full = red.formula(r["formula"], pi_symbols, symbols)
             top.add(full, f"{source}, {r['source']}", r["model"])
     top.rows = [r for r in top.rows if consistent(r["formula"], symbols, *dims)]
     return top
+
+
+def _front(rows) -> list[dict]:
+    """The Pareto front of rows: each more accurate than every less complex one, least
+    complex first."""
+    out = []
+    for r in sorted(rows, key=lambda r: (r["complexity"], r["nmse"])):
+        if not out or r["nmse"] < out[-1]["nmse"]:
+            out.append(r)
+    return out
 
 
 def _loo_r2(formula, symbols, x, y) -> float:

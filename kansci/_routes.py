@@ -24,18 +24,19 @@ def one_sign(t: Tensor) -> bool:
 def power_law(x: Tensor, y: Tensor, symbols):
     """y = C prod x_i^p_i, if every x_i keeps one sign: log|y| fitted linear in log|x_i| by
     least squares, then each p_i rounded to halves (the caller refits C). Where noise makes a
-    few y cross zero, the fit uses the samples of the main sign whose |y| lies above the
-    median (there the noise is small next to y), and the exponents are also returned
-    unrounded, for the refit and its standard errors to decide (only if at least 95% of y
-    share one sign). Returns a list of formulas."""
+    few y cross zero, the fit uses the samples of the main sign in the top 30% of |y| (there
+    the noise is small next to y), and the exponents are also returned unrounded, for the
+    refit and its standard errors to decide (only if at least 70% of y share one sign).
+    Returns a list of formulas."""
     if (x == 0).any() or not bool((x > 0).all(0).logical_or((x < 0).all(0)).all()):
         return []
     share = float((y > 0).double().mean())
     sign = 1.0 if share >= 0.5 else -1.0
     clean = one_sign(y)
-    if not clean and max(share, 1 - share) < 0.95:  # y itself changes sign: not a power law
+    if not clean and max(share, 1 - share) < 0.7:  # y itself changes sign: not a power law
         return []
-    use = (sign * y > 0) if clean else (sign * y > (sign * y).median().clamp_min(0))
+    # with noise, the largest 30% of |y| (of the main sign), where y stands above the noise
+    use = (sign * y > 0) if clean else (sign * y > (sign * y).quantile(0.7).clamp_min(0))
     if int(use.sum()) <= x.shape[1] + 1:
         return []
     a = torch.cat([torch.ones(int(use.sum()), 1, dtype=x.dtype), torch.log(x[use].abs())], 1)

@@ -211,10 +211,11 @@ def symbolic_formula(model, var=None, simplify: bool = True, snap_tol: float | N
         raise ValueError(f"{len(missing)} edge(s) are still splines, e.g. {missing[:5]}; snap them "
                          "with fix_symbolic or auto_symbolic first.")
     def f(t):
-        """A parameter as sympy: snapped on its own first (with ``snap_tol``), so that exact
-        parameters stay exact when the edges compose (exp(-a/10 - 1/10), not 0.905 exp(-a/10))."""
+        """A parameter as sympy: where it is a simple number to 1e-10 (set exactly, as
+        kanpiler sets them) that number, so that it stays exact when the edges compose
+        (exp(-a/10 - 1/10), not 0.905 exp(-a/10)); trained values snap after composing."""
         value = float(t.detach()) if isinstance(t, torch.Tensor) else float(t)
-        return sympy.Float(value) if snap_tol is None else snap_constant(value, snap_tol)
+        return sympy.Float(value) if snap_tol is None else snap_constant(value, 1e-10)
 
     xs = [symbols[k] for k in model.input_id.tolist()]
     for l, layer in enumerate(model.layers):
