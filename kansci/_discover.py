@@ -408,8 +408,9 @@ def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, en
             continue
         t = y / scale
         source = f"units: {red.scale_expr(symbols)}"
-        if pis.shape[1] == 0:  # y / s is a constant
-            top.add(sympy.Float(float(t.mean())) * red.scale_expr(symbols), source)
+        # y / s a constant: the plainest consistent law, and the whole answer without groups
+        top.add(sympy.Float(float(t.mean())) * red.scale_expr(symbols), source)
+        if pis.shape[1] == 0:
             continue
         pi_symbols = [sympy.Dummy(f"Pi_{g + 1}") for g in range(pis.shape[1])]
         sub = _solve(pis, t, pi_symbols, seed, sub_deadline, 0, progress, end=sub_end)
