@@ -39,10 +39,10 @@ import sympy
 import torch
 from tqdm.auto import tqdm
 
-from . import _reduce as reduce
-from . import _routes as routes
 from torch import Tensor
 
+from . import _reduce as reduce
+from . import _routes as routes
 from ._data import as_tensor
 from ._formula import Formula, fit_constants, refit_constants
 from ._kanpiler import kanpiler
@@ -197,9 +197,6 @@ class _Search:
         if not math.isfinite(err) or res.is_complex():
             return bad
         return (err / self.var if self.var > 0 else err), res
-
-    def nmse(self, expr) -> float:
-        return self.score(expr)[0]
 
     def candidate(self, expr, errors=None, snaps=()) -> _Candidate:
         return _Candidate(expr, *self.score(expr), dict(errors or {}), list(snaps))
@@ -682,16 +679,15 @@ def _table(rows, pick):
         if key not in best or r["nmse"] < best[key]["nmse"]:
             best[key] = r
     ordered = sorted(best.values(), key=lambda r: (r["complexity"], r["nmse"]))
-    out, front = [], None
+    front = _front(ordered)
+    scores = {id(front[0]): 0.0} if front else {}
+    for prev, r in zip(front, front[1:]):
+        if r["complexity"] > prev["complexity"]:
+            drop = math.log(max(r["nmse"], 1e-32)) - math.log(max(prev["nmse"], 1e-32))
+            scores[id(r)] = -drop / (r["complexity"] - prev["complexity"])
+    out = []
     for r in ordered:
-        score = math.nan
-        if front is None or r["nmse"] < front["nmse"]:
-            if front is None:
-                score = 0.0
-            elif r["complexity"] > front["complexity"]:
-                score = -(math.log(max(r["nmse"], 1e-32)) - math.log(max(front["nmse"], 1e-32))) \
-                    / (r["complexity"] - front["complexity"])
-            front = r
+        score = scores.get(id(r), math.nan)
         cand = r["candidate"]
         out.append({"complexity": r["complexity"], "n_constants": _n_floats(r["formula"]),
                     "nmse": r["nmse"], "r2": 1.0 - r["nmse"], "score": score,

@@ -239,10 +239,7 @@ def _standard_errors(jac: Tensor, sse: float, n: int, size: float) -> list[float
         return [math.inf] * p
     s2 = sse / max(n - p, 1)
     scale = jac.norm(dim=0)
-    if bool((scale == 0).any()):  # a constant the predictions do not depend on here
-        free = (scale == 0).tolist()
-    else:
-        free = [False] * p
+    free = (scale == 0).tolist()  # constants the predictions do not depend on here
     scale = scale.clamp_min(1e-300)
     evals, evecs = torch.linalg.eigh((jac / scale).T @ (jac / scale))
     null = evals < 1e-10 * float(evals.max().clamp_min(1e-300))

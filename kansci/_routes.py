@@ -200,10 +200,7 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
         degree -= 1
     if degree > 4:  # a smooth function is close to a polynomial of high degree: exact only
         exact = min(exact, 1e-20)
-    powers = [p for k in range(degree + 1)
-              for p in itertools.combinations_with_replacement(range(d), k)]
-    columns = torch.stack([x[:, list(p)].prod(1) if p else torch.ones(n, dtype=x.dtype)
-                           for p in powers], 1)  # (n, terms)
+    powers, columns = _monomials(x, degree)  # columns (n, terms)
     if columns.shape[1] >= n:
         return None
     scale = columns.abs().amax(0).clamp_min(1e-300)

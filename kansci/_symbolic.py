@@ -145,8 +145,8 @@ def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12, se: float 
 
     The window: ``tol`` relative to max(1, |value|), or, given a standard error ``se``,
     2 se (at least 1e-10 |value|, the last digits of a float fit). Zero when |value| lies
-    within the window. Else, of the small rationals p/q (q <= max_den) and their multiples of
-    pi and e (and small multiples of 1/pi and 1/sqrt(2 pi)) inside the window, the simplest
+    within the window. Else, of the small rationals p/q (q <= max_den) times 1, pi, e or the
+    other constants of ``_SNAP_TO`` (some only in small multiples) inside the window, the simplest
     (fewest bits, ``form_bits``; then the closest), so 3.1425 at tol 1e-3 reads pi rather
     than 22/7; but only if a value that precise lands so near a form so simple by chance
     at most 5% of the time (a coincidence test): chance = 2 window * density, where the
