@@ -60,6 +60,8 @@ _MAX_DEPTH = 3  # reductions (``_reduce``) applied in a row at most
 _SHARE = 0.7  # of the time left, what separated parts may use together (the rest: other routes)
 _MIN_SAMPLES = 8  # below this discover refuses; below _FEW it warns and cross-validates
 _FEW = 20
+_PEELED = ("additive", "multiplicative", "reduced")  # routes whose formula ``_peel`` revisits
+_PEEL_BELOW = 1e-2  # ... where its held-out NMSE is below this (its structure is right)
 
 
 @dataclass
@@ -529,7 +531,7 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
     net = lambda *args, **kw: routes.network(xf, yf, symbols, seed, *args,  # noqa: E731
                                              deadline=deadline, **kw)
     sep = lambda mode: routes.wrap(routes.separable(xf, yf, symbols, seed, mode,  # noqa: E731
-                                                    deadline))
+                                                    deadline)[:2])
     steps = [
         ("power law", lambda: (routes.power_law(xf, yf, symbols), None)),
         ("polynomial", lambda: (routes.polynomial_of_target(xf, yf, symbols), None)),
@@ -559,6 +561,16 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         exprs, model = route()
         for e in exprs:
             search.add(e, name, model)
+        if (name in _PEELED and exprs and search.rows[-1]["nmse"] < _PEEL_BELOW
+                and not search.exact() and depth < _MAX_DEPTH):
+            # a separated formula close to the data: its least clean part solved again
+            def solve(xs, t, syms):
+                now = time.monotonic()
+                return _solve(xs, t, syms, seed, now + 0.3 * (deadline - now), depth + 1,
+                              end=end).choice()
+
+            peeled = _peel(search.rows[-1]["formula"], xf, yf, symbols, solve)
+            search.add(peeled, name, model)
         if search.exact():
             break
     bar.close()
@@ -650,6 +662,69 @@ def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):
         sign = float(torch.sign(fx[0]))
         return [sign * sympy.exp(sympy.Add(*parts) - m * sympy.Float(h0))], model
     return [sympy.Mul(*parts) / sympy.Float(h0) ** m], model
+
+
+def _groups(formula, symbols) -> tuple[str, list[tuple[sympy.Expr, set]]] | None:
+    """A formula as a sum ("add") or a product ("mul") of parts over disjoint sets of
+    variables: (mode, [(part, its variables)]) with at least two parts, else None. Numbers
+    go with the first part."""
+    for mode, split in (("mul", sympy.Mul.make_args), ("add", sympy.Add.make_args)):
+        args = split(formula)
+        if len(args) < 2:
+            continue
+        groups: list[tuple[list, set]] = []
+        for arg in args:
+            vs = arg.free_symbols & set(symbols)
+            joined = [g for g in groups if g[1] & vs]
+            merged = ([arg] + [a for g in joined for a in g[0]], vs.union(*(g[1] for g in joined)))
+            groups = [g for g in groups if not any(g is j for j in joined)] + [merged]
+        numbers = [g for g in groups if not g[1]]
+        groups = [g for g in groups if g[1]]
+        if len(groups) < 2:
+            continue
+        op = sympy.Mul if mode == "mul" else sympy.Add
+        if numbers:
+            groups[0] = (groups[0][0] + numbers[0][0], groups[0][1])
+        return mode, [(op(*g[0]), g[1]) for g in groups]
+    return None
+
+
+def _peel(formula, x, y, symbols, solve):
+    """``formula``, a sum or product of parts over disjoint variables (``_groups``), with its
+    most complex part (and the variables it lacks) solved again on the data: y minus the other
+    parts, or y divided by them, depends on those variables alone, as exactly as the other
+    parts are right (e.g. the factor sqrt(cos(theta)) of 2 pi sqrt(L cos(theta) / g), which a
+    separable fit read off as an approximation). ``solve(xs, t, syms)`` returns the choice of
+    the smaller problem. Returns the new formula, or None."""
+    split = _groups(formula, symbols)
+    if split is None:
+        return None
+    mode, parts = split
+    j = max(range(len(parts)), key=lambda k: complexity(parts[k][0]))
+    unused = set(symbols) - formula.free_symbols
+    G = [i for i, s in enumerate(symbols) if s in parts[j][1] or s in unused]
+    if len(G) == len(symbols):
+        return None
+    op = sympy.Mul if mode == "mul" else sympy.Add
+    rest = op(*(p for k, (p, _) in enumerate(parts) if k != j))
+    try:
+        with torch.no_grad():
+            r = Formula(rest, symbols).torch()(x)
+    except Exception:  # noqa: BLE001 - parts that cannot be evaluated: nothing to peel
+        return None
+    if r.is_complex() or not bool(torch.isfinite(r).all()):
+        return None
+    if mode == "add":
+        keep, t = torch.ones_like(y, dtype=torch.bool), y - r
+    else:  # away from the other parts' zeros, where dividing by them amplifies their error
+        keep = r.abs() > r.abs().quantile(0.1)
+        t = y[keep] / r[keep]
+    if int(keep.sum()) < 8 or float(t.std()) == 0.0:
+        return None
+    pick = solve(x[keep][:, G], t, [symbols[i] for i in G])
+    if pick is None:
+        return None
+    return rest + pick["formula"] if mode == "add" else rest * pick["formula"]
 
 
 def _constants(cand: _Candidate):

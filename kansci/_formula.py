@@ -196,9 +196,24 @@ def fit_constants(expr: sympy.Expr, variables, X: Tensor, y: Tensor, steps: int 
 
 
 def _jacobian(problem: _Constants, theta: Tensor) -> Tensor:
-    """d predictions / d theta at theta: (n, p)."""
-    jac = torch.autograd.functional.jacobian(problem.predict, theta, vectorize=False)
-    return jac.reshape(problem.n, -1)
+    """d predictions / d theta at theta: (n, p), in p backward passes rather than n: the
+    gradient g(u) = J^T u of the predictions weighted by u (n,) is linear in u, and the
+    gradient of its k-th entry with respect to u is the k-th column of J."""
+    theta = theta.detach().requires_grad_(True)
+    u = torch.zeros(problem.n, dtype=theta.dtype, requires_grad=True)
+    with torch.enable_grad():
+        pred = problem.predict(theta)
+        if not pred.requires_grad:  # the predictions do not depend on the constants
+            return theta.new_zeros(problem.n, len(theta))
+        (g,) = torch.autograd.grad(pred, theta, grad_outputs=u, create_graph=True)
+        cols = []
+        for k in range(len(theta)):
+            if not g[k].requires_grad:
+                cols.append(theta.new_zeros(problem.n))
+                continue
+            (col,) = torch.autograd.grad(g[k], u, retain_graph=True, allow_unused=True)
+            cols.append(theta.new_zeros(problem.n) if col is None else col)
+    return torch.stack(cols, 1).detach()
 
 
 def _gauss_newton(problem: _Constants, theta: Tensor, y: Tensor, steps: int = 3):

@@ -52,11 +52,11 @@ def power_law(x: Tensor, y: Tensor, symbols):
 
 
 def _term(xs: Tensor, curve: Tensor, symbol, weight_simple: float):
-    """The best library fit c f(a x + b) + d of one curve, as sympy."""
+    """The best library fit c f(a x + b) + d of one curve, as (sympy, R^2 of the fit)."""
     names = [n for n in SYMBOLIC_LIB if n != "0"]
     best = rank_functions(xs, curve, names, weight_simple)[0]
     a, b, c, d = (sympy.Float(v) for v in best.params)
-    return c * get_function(best.name).sympy_fn(a * symbol + b) + d
+    return c * get_function(best.name).sympy_fn(a * symbol + b) + d, best.r2
 
 
 def train_once(width, x, t, seed, lamb=0.0, grid=5, fine=20, steps=50, arity=2, mask=None,
@@ -98,28 +98,31 @@ def train(width, x, t, seed, tries: int = 3, deadline=math.inf, **kw):
 
 
 def separable(x, y, symbols, seed, mode: str, deadline=math.inf):
-    """Additive (y = sum g_i) or multiplicative (y = prod g_i) proposal from a [d, 1] KAN."""
+    """Additive (y = sum g_i + c) or multiplicative (y = c prod g_i) proposal from a [d, 1]
+    KAN. Returns (formula, model, terms): ``terms`` lists (i, g_i, R^2 of g_i's library fit)
+    for the variables y depends on; (None, None, []) where the route does not apply."""
     if mode == "mul":
         if not one_sign(y):
-            return None, None
+            return None, None, []
         t = torch.log(y.abs())
     else:
         t = y
     mu, sd = float(t.mean()), float(t.std()) or 1.0
     model = train([x.shape[1], 1], x, (t - mu) / sd, seed, deadline=deadline)
-    expr = sympy.Integer(0) if mode == "add" else sympy.Float(float(torch.sign(y[0])))
+    terms = []
     for i, s in enumerate(symbols):
         xs, curve = edge_data(model, 0, i, 0, x)
         curve = curve.double() * sd
         if float(curve.std()) < 1e-6 * max(1.0, float(curve.abs().max())):
             continue  # y does not depend on this variable
-        if mode == "add":
-            expr = expr + _term(xs, curve, s, 0.8)
-        else:
-            expr = expr * _term(xs, torch.exp(curve - curve.mean()), s, 0.8)
+        if mode == "mul":
+            curve = torch.exp(curve - curve.mean())
+        terms.append((i, *_term(xs, curve, s, 0.8)))
     if mode == "add":
-        expr = expr + sympy.Float(mu)
-    return expr, model
+        expr = sympy.Add(*(g for _, g, _ in terms)) + sympy.Float(mu)
+    else:
+        expr = sympy.Float(float(torch.sign(y[0]))) * sympy.Mul(*(g for _, g, _ in terms))
+    return expr, model, terms
 
 
 def network(x, y, symbols, seed, width, lamb, weight_simple, log=False, **kw):
@@ -207,8 +210,11 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
     a = columns / scale
     var = float(y.var()) or 1.0
     keep = torch.arange(len(powers))
-    for _ in range(5):
+    for k in range(5):
         sol = torch.linalg.lstsq(a[:, keep], y[:, None], driver="gelsd").solution[:, 0]
+        if k == 0 and not noisy:  # every monomial in: dropping some cannot make it exact
+            if not float((a @ sol - y).square().mean()) / var < exact:
+                return None
         effect = sol.abs() * a[:, keep].square().mean(0).sqrt()
         small = effect < 1e-7 * math.sqrt(var)
         if not bool(small.any()):
