@@ -173,7 +173,7 @@ class StepData(NamedTuple):
 def _cov_t(ac: np.ndarray) -> np.ndarray:
     """Per-input covariance (in, F, F) of centred batch-last features ac (F, in, batch)."""
     a = ac.transpose(1, 0, 2)
-    return np.matmul(a, a.transpose(0, 2, 1)) / max(ac.shape[-1] - 1, 1)
+    return _edges.matmul(a, a.transpose(0, 2, 1)) / max(ac.shape[-1] - 1, 1)
 
 
 @torch.no_grad()
@@ -244,7 +244,7 @@ def forward(model, refs: list[_LayerRefs], data: StepData, keep: bool = False):
                 a, da = a.numpy(), (da.numpy() if keep else None)
             wf = w.transpose(1, 0, 2) if ref.unit else w.transpose(1, 0, 2) * s_eff  # (F, in, out)
             wf = wf.reshape(-1, wf.shape[-1])
-            z = wf.T @ a.reshape(-1, batch)
+            z = _edges.matmul(wf.T, a.reshape(-1, batch))
             z += c_eff[:, None]
         pre = zm = None
         if arity:
@@ -274,7 +274,7 @@ def _edge_variances(kept: _Kept, data: StepData, first: bool):
     else:
         centred = kept.a - kept.a.mean(-1, keepdims=True)
         cov = _cov_t(centred)
-    cw = np.matmul(cov, kept.w)  # (in, F, out)
+    cw = _edges.matmul(cov, kept.w)  # (in, F, out)
     return (cw * kept.w).sum(1), centred, cw
 
 
@@ -333,7 +333,7 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
                 reg_grads[l] = _RegGrad(None, g_phi, None, None, g_den, sx, xc)
                 continue
             h = h.astype(dt)[:, None]
-            g_cov2 = np.matmul(w * h, w.transpose(0, 2, 1)) if g_den is not None else None
+            g_cov2 = _edges.matmul(w * h, w.transpose(0, 2, 1)) if g_den is not None else None
             reg_grads[l] = _RegGrad(cw * h, None, g_cov2, centred, g_den, sx, xc)
 
     for l in range(len(refs) - 1, -1, -1):
@@ -358,16 +358,16 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
         else:
             a = kept.a
             n_feat, in_dim = a.shape[:2]
-            proj = (a.reshape(-1, batch) @ gz.T).reshape(n_feat, in_dim, -1).transpose(1, 0, 2)
+            proj = _edges.matmul(a.reshape(-1, batch), gz.T).reshape(n_feat, in_dim, -1).transpose(1, 0, 2)
             gw = proj if ref.unit else proj * kept.s_eff  # (in, F, out)
             if rg is not None:
                 gw = gw + rg.w
             gs_eff = (proj * kept.w).sum((0, 1)) if ref.affine else None
             if l > 0:
-                ga = (kept.wf @ gz).reshape(a.shape)  # (F, in, batch)
+                ga = _edges.matmul(kept.wf, gz).reshape(a.shape)  # (F, in, batch)
                 if rg is not None and rg.cov2 is not None:  # through Cov = ac ac^T / (N - 1)
                     ac = rg.centred.transpose(1, 0, 2)
-                    ga = ga + np.matmul(rg.cov2 / (batch - 1), ac).transpose(1, 0, 2)
+                    ga = ga + _edges.matmul(rg.cov2 / (batch - 1), ac).transpose(1, 0, 2)
                 g = (ga * kept.da).sum(0)  # (in, batch)
         gsp = gw[:, 1:].transpose(0, 2, 1)  # (in, out, nb)
         _add(grads, "coef", kept.msp[:, :, None] * gsp)
