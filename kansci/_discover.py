@@ -4,11 +4,16 @@ Several routes propose formulas, cheapest first, each read off a trained KAN:
 
 * power law: log|y| linear in log|x_i| (exponents rounded to halves);
 * polynomial: y (or y^2, 1/y, 1/y^2, log|y|) as an exact sparse polynomial of degree <= 4, or
-  in the variables and their reciprocals (degree <= 3); on noisy data y by backward elimination;
+  in the variables and their reciprocals (degree <= 4); on noisy data y by backward elimination;
 * rational: y = P(x) / Q(x) with polynomials of degree <= 3 (linear in their coefficients);
+* log-linear: log|y| linear in log|x_i|, x_i, 1/x_i, x_i^2, 1/x_i^2 and x_j log|x_i|
+  (x^2 exp(-x^2 / 2), p (V1 / V2)^gamma);
 * additive:        y = sum_i g_i(x_i)           (a [d, 1] KAN, each edge snapped);
 * multiplicative:  y = prod_i g_i(x_i)          (a [d, 1] KAN on log|y|, exp of each edge snapped);
 * composition (one variable): y = c f(a h(x) + b) + d for every pair of library functions;
+* a separated formula (additive, multiplicative, reduced) that is close to the data gets its
+  least clean part solved again on the data themselves, the other parts subtracted or divided
+  out (``_peel``);
 * reduced: a surrogate KAN shows an unused variable, a two-variable symmetry (x_i - x_j,
   x_i + x_j, x_i / x_j, x_i x_j) or an additive / multiplicative split into groups of variables
   (``_reduce``); the smaller problems are solved by these same routes and put back together;
@@ -57,6 +62,7 @@ _SNAP_ROUNDS = 8  # snap-and-refit rounds per formula (each ends at the first ke
 _LOOSE_TRIES = 3  # constants the data do not determine tried at 0 and +-1, per round
 _MAX_TRAIN = 3000  # samples used to train the networks (the rest only score)
 _MAX_DEPTH = 3  # reductions (``_reduce``) applied in a row at most
+_SUB_SHARE = 0.85  # of the time left, what a sub-problem after units may use for its search
 _SHARE = 0.7  # of the time left, what separated parts may use together (the rest: other routes)
 _MIN_SAMPLES = 8  # below this discover refuses; below _FEW it warns and cross-validates
 _FEW = 20
@@ -230,7 +236,21 @@ class _Search:
                 cand = self.candidate(other, best.errors, best.snaps)
                 if not _worse(cand, best):
                     best = cand
-        self._record(best, source, model)
+        self._record(self._on_domain(best), source, model)
+
+    def _on_domain(self, best: _Candidate) -> _Candidate:
+        """``best`` with its square roots simplified with what the data say of its variables
+        (``_on_domain``), if that is less complex and its held-out error not worse."""
+        roots = any(p.exp.is_Rational and p.exp.q == 2 for p in best.formula.atoms(sympy.Pow))
+        if not roots or complexity(best.formula) > SIMPLIFY_MAX or time.monotonic() > self.end:
+            return best
+        other = within(self.seconds(), lambda: _on_domain(best.formula, self.symbols,
+                                                          self.x_fit, self.seconds()),
+                       best.formula)
+        if complexity(other) >= complexity(best.formula):
+            return best
+        cand = self.candidate(other, best.errors, best.snaps)
+        return best if _worse(cand, best) else cand
 
     def _record(self, cand: _Candidate, source: str, model) -> None:
         """Keep ``cand`` with each float rounded to its standard error."""
@@ -307,6 +327,50 @@ class _Search:
         n = len(self.y_val)
         return min(self.rows, key=lambda r: (_bic(r["nmse"], r["complexity"], n),
                                              r["complexity"]))
+
+
+def _on_domain(expr: sympy.Expr, symbols, x: Tensor, seconds: float) -> sympy.Expr:
+    """``expr`` simplified on the domain of the data x (n, d): variables that are positive
+    there are simplified as positive symbols (sqrt(a^2 b) = a sqrt(b)), and a squared factor
+    under a square root (or an absolute value) that keeps one sign s on the data leaves it as
+    s times itself
+    (sqrt((rho_f - rho_p)^2 g) = (rho_p - rho_f) sqrt(g) where rho_p > rho_f throughout)."""
+    pos = {s: sympy.Dummy(s.name, positive=True) for i, s in enumerate(symbols)
+           if bool((x[:, i] > 0).all())}
+    back = {d: s for s, d in pos.items()}
+
+    def sign_on_data(f: sympy.Expr) -> int:
+        try:
+            v = Formula(f.xreplace(back), symbols).torch()(x)
+        except Exception:  # noqa: BLE001 - not evaluable: the sign is not known
+            return 0
+        if v.is_complex() or not bool(torch.isfinite(v).all()):
+            return 0
+        return 1 if bool((v > 0).all()) else (-1 if bool((v < 0).all()) else 0)
+
+    def roots(e: sympy.Expr) -> sympy.Expr:
+        if e.is_Atom:
+            return e
+        e = e.func(*[roots(a) for a in e.args])
+        if isinstance(e, sympy.Abs):  # what positive symbols made of sqrt(f^2)
+            s = sign_on_data(e.args[0])
+            return s * e.args[0] if s else e
+        if not (e.is_Pow and e.exp.is_Rational and e.exp.q == 2 and not e.base.is_number):
+            return e
+        out, rest = [], []
+        for f in sympy.Mul.make_args(sympy.factor(e.base)):
+            base, k = f.as_base_exp()
+            s = sign_on_data(base) if k.is_Integer and k % 2 == 0 else 0
+            if s:
+                out.append((s * base) ** (k * e.exp))
+            else:
+                rest.append(f)
+        if not out:
+            return e
+        return sympy.Mul(*out) * sympy.Mul(*rest) ** e.exp
+
+    out = roots(expr.xreplace(pos))
+    return tidy(out, seconds).xreplace(back)
 
 
 def _bic(nmse: float, complexity: int, n: int) -> float:
@@ -400,7 +464,7 @@ def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, en
             break
         share = 1.0 if k == len(reductions) - 1 else 0.5
         sub_deadline = now + share * (deadline - now)
-        sub_end = now + share * (end - now)
+        sub_end = now + share * _SUB_SHARE * (end - now)  # the rest: putting answers back
         try:
             pis, scale = red.apply(x, names)
         except ValueError:  # a fractional power of a negative column: not this reduction
@@ -417,7 +481,7 @@ def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, en
         picks = _front(sub.rows)[-6:] + ([pick] if pick else [])
         seen = set()
         for r in picks:
-            if str(r["formula"]) in seen or time.monotonic() > end:
+            if str(r["formula"]) in seen:  # past the end, add() records it as it is
                 continue
             seen.add(str(r["formula"]))
             full = red.formula(r["formula"], pi_symbols, symbols)
@@ -536,9 +600,12 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         ("power law", lambda: (routes.power_law(xf, yf, symbols), None)),
         ("polynomial", lambda: (routes.polynomial_of_target(xf, yf, symbols), None)),
         ("rational", lambda: ([routes.rational(xf, yf, symbols)], None)),
+        ("log-linear", lambda: (routes.log_linear(xf, yf, symbols, noisy=True), None)),
         ("additive", lambda: sep("add")),
         ("multiplicative", lambda: sep("mul")),
-        ("composition", lambda: (routes.composition(xf, yf, symbols), None)),
+        # on noisy data (one variable: the Gamma test's level) a fit as close as the noise
+        ("composition", lambda: (routes.composition(
+            xf, yf, symbols, r2_min=1 - max(1e-6, 2 * search.exact_level)), None)),
         ("reduced", lambda: _reduced(xf, yf, symbols, seed, deadline, depth, end)),
         # y = prod g_i(x_i) with factors that may change sign: one multiplication node whose
         # i-th factor sees x_i alone

@@ -51,6 +51,53 @@ def power_law(x: Tensor, y: Tensor, symbols):
     return [halves, loose]
 
 
+def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features: int = 60):
+    """y = C prod x_i^p_i exp(sum of terms in x_i, 1/x_i, x_i^2, 1/x_i^2, x_i x_j, x_i / x_j)
+    and, for a few variables, with exponents linear in another variable (x_i^(a x_j)): for y
+    of one sign, log|y| is a sparse linear combination of log|x_i|, x_i, 1/x_i, x_i^2,
+    1/x_i^2, x_i x_j, x_i / x_j and x_j log|x_i| (``polynomial`` of degree 1 in these
+    features, at most ``max_features`` of them: an exact fit, else, with ``noisy``, backward
+    elimination on the samples of larger |y|). E.g. x^2 exp(-x^2 / 2), r^2 exp(-2 r),
+    a S exp(-b S), p (V1/V2)^gamma, x^y. Returns a list of formulas."""
+    if not one_sign(y) or x.shape[0] < 3 * max_features:
+        return []
+    cols, feats = [], []
+    logs = []
+    for i, s in enumerate(symbols):
+        v = x[:, i]
+        cols += [v, v ** 2]
+        feats += [s, s ** 2]
+        if not bool((v == 0).any()):
+            cols += [1 / v, v ** -2]
+            feats += [1 / s, s ** -2]
+            if one_sign(v):
+                logs.append(i)
+                cols.append(torch.log(v.abs()))
+                feats.append(sympy.log(s if float(v[0]) > 0 else -s))
+    for i, j in itertools.permutations(range(len(symbols)), 2):
+        if len(cols) + 3 > max_features:
+            break
+        if i < j:
+            cols.append(x[:, i] * x[:, j])
+            feats.append(symbols[i] * symbols[j])
+        if not bool((x[:, j] == 0).any()):
+            cols.append(x[:, i] / x[:, j])
+            feats.append(symbols[i] / symbols[j])
+        if j in logs:
+            cols.append(x[:, i] * torch.log(x[:, j].abs()))
+            feats.append(symbols[i] * sympy.log(symbols[j] if float(x[0, j]) > 0
+                                                else -symbols[j]))
+    sign = float(torch.sign(y[0]))
+    a, t = torch.stack(cols, 1), torch.log(y.abs())
+    p = polynomial(a, t, feats, max_degree=1, noisy=False)
+    if p is None and noisy:  # where |y| is small its log is mostly noise: the upper 70%
+        big = y.abs() >= y.abs().quantile(0.3)
+        p = polynomial(a[big], t[big], feats, max_degree=1, max_noisy=6)
+    if p is None:
+        return []
+    return [sign * sympy.exp(p)]
+
+
 def _term(xs: Tensor, curve: Tensor, symbol, weight_simple: float):
     """The best library fit c f(a x + b) + d of one curve, as (sympy, R^2 of the fit)."""
     names = [n for n in SYMBOLIC_LIB if n != "0"]
@@ -157,7 +204,7 @@ def wrap(pair):
 def polynomial_of_target(x: Tensor, y: Tensor, symbols):
     """y, or for y of one sign y^2, 1/y, 1/y^2 or log|y|, as a sparse polynomial
     (``polynomial``) in the variables, else in the variables and their reciprocals (degree
-    <= 3), returned as a formula for y: e.g. sqrt(x1^2 + x2^2), 1/sqrt(1 - v^2),
+    <= 4), returned as a formula for y: e.g. sqrt(x1^2 + x2^2), 1/sqrt(1 - v^2),
     1/(1/R1 + 1/R2 + 1/R3)."""
     out = []
     transforms = [(y, lambda p: p)]
@@ -173,7 +220,7 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols):
     for target, back in transforms:
         p = polynomial(x, target, symbols, noisy=False)
         if p is None and laurent:
-            p = polynomial(xl, target, sl, max_terms=300, max_degree=3, noisy=False)
+            p = polynomial(xl, target, sl, max_terms=300, max_degree=4, noisy=False)
         if p is not None:
             out.append(back(p))
     if not out:  # nothing exact: y itself by backward elimination (noisy data)
@@ -201,8 +248,8 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
     degree = max_degree
     while degree > 1 and math.comb(d + degree, degree) > max_terms:
         degree -= 1
-    if degree > 4:  # a smooth function is close to a polynomial of high degree: exact only
-        exact = min(exact, 1e-20)
+    if degree > 4 or (degree == 4 and d > 4):  # a smooth function is close to a polynomial
+        exact = min(exact, 1e-20)  # of high degree (or of many monomials): exact only
     powers, columns = _monomials(x, degree)  # columns (n, terms)
     if columns.shape[1] >= n:
         return None
@@ -316,10 +363,11 @@ def _significant(a: Tensor, y: Tensor, t_min: float):
 
 
 def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: int = 3,
-                samples: int = 200):
+                samples: int = 200, r2_min: float = 1 - 1e-6):
     """One variable: y = c f(a h(x) + b) + d for library functions f and h, the best ``top``
-    pairs (e.g. 1/sqrt(1 - v^2): h = x^2, f = 1/sqrt). Fitted on ``samples`` evenly spaced
-    points of the sorted data; the caller refits the constants on all of it."""
+    pairs whose R^2 reaches ``r2_min`` (e.g. 1/sqrt(1 - v^2): h = x^2, f = 1/sqrt; on noisy
+    data the caller lowers ``r2_min`` to what the noise allows). Fitted on ``samples`` evenly
+    spaced points of the sorted data; the caller refits the constants on all of it."""
     if x.shape[1] != 1:
         return []
     order = x[:, 0].argsort()
@@ -327,21 +375,22 @@ def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: 
     v, t = x[pick, 0], y[pick]
     outer = [n for n in SYMBOLIC_LIB if n != "0"]
     found = []
-    for inner in outer:
+    for inner in outer + ["exp(-x)"]:  # exp(a x) needs its sign inside: 1 - exp(-x)
         if inner == "x":
             continue
-        h = SYMBOLIC_LIB[inner]
-        hv = h.torch_fn(v)
+        h = SYMBOLIC_LIB["exp"] if inner == "exp(-x)" else SYMBOLIC_LIB[inner]
+        hv = h.torch_fn(-v if inner == "exp(-x)" else v)
         flat = float(hv.std()) < 1e-8 * (1 + float(hv.abs().max()))
         if not bool(torch.isfinite(hv).all()) or flat:
             continue
         s = rank_functions(hv, t, outer, weight_simple)[0]
-        if s.r2 > 1 - 1e-6:
+        if s.r2 > r2_min:
             found.append((s.loss + weight_simple * h.complexity, inner, s))
     found.sort(key=lambda f: f[0])
     exprs = []
     for _, inner, s in found[:top]:
         a, b, c, d = (sympy.Float(p) for p in s.params)
-        hx = get_function(inner).sympy_fn(symbols[0])
+        hx = (sympy.exp(-symbols[0]) if inner == "exp(-x)"
+              else get_function(inner).sympy_fn(symbols[0]))
         exprs.append(c * get_function(s.name).sympy_fn(a * hx + b) + d)
     return exprs

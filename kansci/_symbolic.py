@@ -103,11 +103,13 @@ def auto_symbolic(model, lib=None, weight_simple: float = 0.8, r2_threshold: flo
 # density's factor; only small multiples of them, or they would stand in for other numbers
 # (63/8 / sqrt(2 pi) is pi to 4e-5); likewise sqrt(2), sqrt(3) (skin depth, 1/sqrt(2) of an
 # RMS value, sqrt(3)/2 of hexagons), 1/(pi sqrt(2)) (mean free path) and log 10, log 2 with
-# their inverses (decimal and binary logarithms: pH, decibels, bits; 10^x = exp(x log 10)).
+# their inverses (decimal and binary logarithms: pH, decibels, bits; 10^x = exp(x log 10)),
+# pi^2 and its inverse (buckling, wave guides) and sqrt(pi) (Gaussian integrals).
 _SNAP_TO = ((sympy.Integer(1), None), (sympy.pi, None), (sympy.E, None), (1 / sympy.pi, 2),
             (1 / sympy.sqrt(2 * sympy.pi), 1), (sympy.sqrt(2), 4), (sympy.sqrt(3), 4),
             (1 / (sympy.pi * sympy.sqrt(2)), 1), (1 / sympy.log(10), 1), (sympy.log(10), 1),
-            (1 / sympy.log(2), 1), (sympy.log(2), 1))
+            (1 / sympy.log(2), 1), (sympy.log(2), 1), (sympy.pi ** 2, None),
+            (1 / sympy.pi ** 2, 2), (sympy.sqrt(sympy.pi), 2))
 
 
 _CHANCE = 0.05  # largest chance that a value of the data's precision lands near a form by luck
@@ -131,8 +133,8 @@ def _density(value: float, bits: float, max_den: int) -> float:
     for sym, max_num in _SNAP_TO:
         const = float(sym)
         for q in range(1, max_den + 1):
-            p = max(1, round(value * q / const))
-            if max_num is not None and p > max_num:
+            p = round(value * q / const)
+            if p == 0 or (max_num is not None and p > max_num):  # no such form near value
                 continue
             extra = 0.0 if sym == 1 else 2.0
             if math.log2(p + 1) + math.log2(q) + extra <= bits + 1e-9:

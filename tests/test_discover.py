@@ -291,3 +291,46 @@ def test_rational_and_reciprocal_polynomial_routes_are_exact():
     want = 1 / sum(1 / r for r in R)
     assert any(sympy.simplify(e - want) == 0 for e in
                (e.xreplace({f: sympy.nsimplify(f) for f in e.atoms(sympy.Float)}) for e in exprs))
+
+
+def test_a_separated_formula_has_its_least_clean_part_solved_on_the_data():
+    # y = 2 pi sqrt(L cos(theta) / g): the multiplicative route reads sqrt(cos(theta)) off as
+    # an approximation; solved again on y / (sqrt(L) / sqrt(g)) it is exact
+    X, y = _data(lambda x: 2 * np.pi * torch.sqrt(x[:, 0] * torch.cos(x[:, 2]) / x[:, 1]), 3,
+                 0.2, 1.2, n=2000)
+    res = ks.discover(pd.DataFrame(X.numpy(), columns=["L", "g", "theta"]), y, progress=False,
+                      budget_s=60)
+    L, g, theta = sympy.symbols("L g theta", positive=True)
+    found = res.formula.subs({sympy.Symbol(n): s for n, s in zip(["L", "g", "theta"],
+                                                                 [L, g, theta])})
+    assert _equal(found, 2 * sympy.pi * sympy.sqrt(L * sympy.cos(theta) / g))
+
+
+def test_log_linear_route_finds_powers_times_exponentials():
+    from kansci._routes import log_linear
+
+    gen = torch.Generator().manual_seed(0)
+    x = 0.5 + 2 * torch.rand(3000, 2, generator=gen, dtype=torch.float64)
+    a, b = sympy.symbols("a b", positive=True)
+    (f,) = log_linear(x[:, :1], x[:, 0] ** 2 * torch.exp(-x[:, 0] ** 2 / 2), [a])
+    assert _equal(sympy.nsimplify(f), a ** 2 * sympy.exp(-a ** 2 / 2))
+    (f,) = log_linear(x, 3 * x[:, 0] ** x[:, 1], [a, b])
+    assert _equal(sympy.nsimplify(f), 3 * a ** b)
+    assert log_linear(x, x[:, 0] + x[:, 1], [a, b]) == []  # not of that form
+
+
+def test_square_roots_simplify_on_the_domain_of_the_data():
+    from kansci._discover import _on_domain
+
+    g, r, rf, rp, mu = sympy.symbols("g r rho_f rho_p mu")
+    x = torch.rand(200, 5, dtype=torch.float64) + torch.tensor([9.0, 0.1, 1.0, 3.0, 0.5],
+                                                                 dtype=torch.float64)
+    e = 2 * sympy.sqrt(g) * sympy.sqrt(r) * sympy.sqrt(g * r ** 3 * (rf - rp) ** 2 / mu ** 2) / 9
+    assert _equal(_on_domain(e, [g, r, rf, rp, mu], x, 2.0), 2 * g * r ** 2 * (rp - rf) / (9 * mu))
+    # where the squared factor changes sign on the data the root stays
+    x[:, 2] = torch.linspace(0.0, 6.0, 200, dtype=torch.float64)
+    kept = _on_domain(e, [g, r, rf, rp, mu], x, 2.0)
+    signed = 2 * g * r ** 2 * (rp - rf) / (9 * mu)
+    assert not _equal(kept, signed) and not _equal(kept, -signed)
+    point = {g: 9.5, r: 0.5, rf: 5.0, rp: 3.5, mu: 1.0}
+    assert abs(float(kept.subs(point)) - float(e.subs(point))) < 1e-12
