@@ -218,7 +218,8 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols):
     xl = torch.cat([x, 1 / x], 1) if laurent else None
     sl = list(symbols) + [1 / s for s in symbols]
     for target, back in transforms:
-        p = polynomial(x, target, symbols, noisy=False)
+        # one variable: up to degree 12 (4 (s/r)^12 - 4 (s/r)^6; exact to 1e-26 above 6)
+        p = polynomial(x, target, symbols, noisy=False, max_degree=12 if x.shape[1] == 1 else 6)
         if p is None and laurent:
             p = polynomial(xl, target, sl, max_terms=300, max_degree=4, noisy=False)
         if p is not None:
@@ -236,7 +237,8 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
     """y as a sparse polynomial in the variables: least squares on every monomial up to the
     highest degree (at most ``max_degree``) that keeps ``max_terms`` monomials, then monomials
     dropped (above degree 4, where a smooth function on a narrow range comes close to a
-    polynomial, an exact fit must reach 1e-20: a true polynomial fits to about 1e-28).
+    polynomial, an exact fit must reach 1e-20, above degree 6 1e-26: a true polynomial fits
+    to about 1e-28).
     Exact data (relative mean squared error below ``exact``): monomials of negligible effect
     are dropped and the rest refitted (sequential thresholding). Otherwise backward
     elimination by t-statistic: while some coefficient is within ``t_min`` standard errors of
@@ -249,7 +251,8 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
     while degree > 1 and math.comb(d + degree, degree) > max_terms:
         degree -= 1
     if degree > 4 or (degree == 4 and d > 4):  # a smooth function is close to a polynomial
-        exact = min(exact, 1e-20)  # of high degree (or of many monomials): exact only
+        exact = min(exact, 1e-20 if degree <= 6 else 1e-26)  # of high degree (or of many
+        # monomials): exact only
     powers, columns = _monomials(x, degree)  # columns (n, terms)
     if columns.shape[1] >= n:
         return None
