@@ -28,10 +28,16 @@ _PIECES_LIMIT = 1 << 22  # largest (in, R, k+1, F) piece array kept per layer
 _SPREAD = 8  # copies of the interval sums that consecutive samples alternate between
 
 
+_SMALL_PRODUCT = 1 << 16  # multiply-adds below which NumPy's BLAS runs on one thread
+
+
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b for NumPy arrays, computed by PyTorch on views of them. NumPy's own BLAS keeps a
-    second pool of threads that spin while PyTorch's work: on two cores the two pools slowed
-    the training step about fivefold."""
+    """a @ b for NumPy arrays: small products in NumPy (half PyTorch's dispatch cost), larger
+    ones by PyTorch on views of them. On those, NumPy's own BLAS starts a second pool of
+    threads that spin while PyTorch's work: on two cores the two pools slowed a training run
+    about fourfold."""
+    if a.size * b.shape[-1] < _SMALL_PRODUCT:
+        return np.matmul(a, b)
     return torch.matmul(torch.from_numpy(a), torch.from_numpy(b)).numpy()
 
 
