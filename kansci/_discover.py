@@ -25,7 +25,8 @@ standard error each (``fit_constants``); a constant is snapped to a simple numbe
 only where that number lies within two standard errors and a value so precise would rarely
 land that near a number so simple by chance (``snap_constant``), and the snapped formula is
 kept only if its held-out error is not significantly worse (``_worse``). Exact data keep exact
-constants; noisy data keep decimals, rounded to their standard error.
+constants; noisy data keep decimals, rounded to their standard error. Square roots are then
+simplified with what the data say of the variables (``_on_domain``).
 
 Proposals are scored on a held-out split of n samples. The pick minimises the Bayesian
 information criterion n ln(NMSE) + complexity ln(n), every node of a formula counting as a
