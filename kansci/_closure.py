@@ -358,7 +358,8 @@ def loss_and_grad(model, refs: list[_LayerRefs], data: StepData, lamb: float,
         else:
             a = kept.a
             n_feat, in_dim = a.shape[:2]
-            proj = _edges.matmul(a.reshape(-1, batch), gz.T).reshape(n_feat, in_dim, -1).transpose(1, 0, 2)
+            proj = _edges.matmul(a.reshape(-1, batch), gz.T)
+            proj = proj.reshape(n_feat, in_dim, -1).transpose(1, 0, 2)
             gw = proj if ref.unit else proj * kept.s_eff  # (in, F, out)
             if rg is not None:
                 gw = gw + rg.w

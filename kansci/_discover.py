@@ -51,6 +51,7 @@ from . import _reduce as reduce
 from . import _routes as routes
 from ._data import as_tensor
 from ._formula import Formula, fit_constants, refit_constants
+from ._hypothesis import connected_groups
 from ._kanpiler import kanpiler
 from ._model import MultKAN
 from ._simplify import SIMPLIFY_MAX, SIMPLIFY_S, complexity, tidy, tidy_exact, within
@@ -245,9 +246,7 @@ class _Search:
         roots = any(p.exp.is_Rational and p.exp.q == 2 for p in best.formula.atoms(sympy.Pow))
         if not roots or complexity(best.formula) > SIMPLIFY_MAX or time.monotonic() > self.end:
             return best
-        other = within(self.seconds(), lambda: _on_domain(best.formula, self.symbols,
-                                                          self.x_fit, self.seconds()),
-                       best.formula)
+        other = _on_domain(best.formula, self.symbols, self.x_fit, self.seconds())
         if complexity(other) >= complexity(best.formula):
             return best
         cand = self.candidate(other, best.errors, best.snaps)
@@ -330,22 +329,32 @@ class _Search:
                                              r["complexity"]))
 
 
+def _values(expr: sympy.Expr, symbols, x: Tensor) -> Tensor | None:
+    """``expr`` evaluated on x (n, d): (n,), or None where it cannot be evaluated there or is
+    complex or not finite somewhere."""
+    try:
+        with torch.no_grad():
+            v = Formula(expr, symbols).torch()(x)
+    except Exception:  # noqa: BLE001 - a formula that cannot be evaluated here
+        return None
+    if v.is_complex() or not bool(torch.isfinite(v).all()):
+        return None
+    return v
+
+
 def _on_domain(expr: sympy.Expr, symbols, x: Tensor, seconds: float) -> sympy.Expr:
     """``expr`` simplified on the domain of the data x (n, d): variables that are positive
     there are simplified as positive symbols (sqrt(a^2 b) = a sqrt(b)), and a squared factor
     under a square root (or an absolute value) that keeps one sign s on the data leaves it as
-    s times itself
-    (sqrt((rho_f - rho_p)^2 g) = (rho_p - rho_f) sqrt(g) where rho_p > rho_f throughout)."""
+    s times itself (sqrt((rho_f - rho_p)^2 g) = (rho_p - rho_f) sqrt(g) where rho_p > rho_f
+    throughout). Factoring and simplifying get ``seconds`` each."""
     pos = {s: sympy.Dummy(s.name, positive=True) for i, s in enumerate(symbols)
            if bool((x[:, i] > 0).all())}
     back = {d: s for s, d in pos.items()}
 
     def sign_on_data(f: sympy.Expr) -> int:
-        try:
-            v = Formula(f.xreplace(back), symbols).torch()(x)
-        except Exception:  # noqa: BLE001 - not evaluable: the sign is not known
-            return 0
-        if v.is_complex() or not bool(torch.isfinite(v).all()):
+        v = _values(f.xreplace(back), symbols, x)
+        if v is None:  # the sign is not known
             return 0
         return 1 if bool((v > 0).all()) else (-1 if bool((v < 0).all()) else 0)
 
@@ -370,7 +379,8 @@ def _on_domain(expr: sympy.Expr, symbols, x: Tensor, seconds: float) -> sympy.Ex
             return e
         return sympy.Mul(*out) * sympy.Mul(*rest) ** e.exp
 
-    out = roots(expr.xreplace(pos))
+    positive = expr.xreplace(pos)
+    out = within(seconds, lambda: roots(positive), positive)
     return tidy(out, seconds).xreplace(back)
 
 
@@ -597,7 +607,7 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
     net = lambda *args, **kw: routes.network(xf, yf, symbols, seed, *args,  # noqa: E731
                                              deadline=deadline, **kw)
     sep = lambda mode: routes.wrap(routes.separable(xf, yf, symbols, seed, mode,  # noqa: E731
-                                                    deadline)[:2])
+                                                    deadline))
     steps = [
         ("power law", lambda: (routes.power_law(xf, yf, symbols), None)),
         ("polynomial", lambda: (routes.polynomial_of_target(xf, yf, symbols), None)),
@@ -737,24 +747,24 @@ def _groups(formula, symbols) -> tuple[str, list[tuple[sympy.Expr, set]]] | None
     """A formula as a sum ("add") or a product ("mul") of parts over disjoint sets of
     variables: (mode, [(part, its variables)]) with at least two parts, else None. Numbers
     go with the first part."""
-    for mode, split in (("mul", sympy.Mul.make_args), ("add", sympy.Add.make_args)):
-        args = split(formula)
-        if len(args) < 2:
+    index = {s: i for i, s in enumerate(symbols)}
+    for mode, op in (("mul", sympy.Mul), ("add", sympy.Add)):
+        args = op.make_args(formula)
+        own = [sorted(index[v] for v in a.free_symbols if v in index) for a in args]
+        # arguments that share a variable belong to one part
+        linked = [(vs[0], v) for vs in own for v in vs[1:]]
+        parts = [g for g in connected_groups(len(symbols), linked)
+                 if any(g[0] in vs for vs in own)]
+        if len(parts) < 2:
             continue
-        groups: list[tuple[list, set]] = []
-        for arg in args:
-            vs = arg.free_symbols & set(symbols)
-            joined = [g for g in groups if g[1] & vs]
-            merged = ([arg] + [a for g in joined for a in g[0]], vs.union(*(g[1] for g in joined)))
-            groups = [g for g in groups if not any(g is j for j in joined)] + [merged]
-        numbers = [g for g in groups if not g[1]]
-        groups = [g for g in groups if g[1]]
-        if len(groups) < 2:
-            continue
-        op = sympy.Mul if mode == "mul" else sympy.Add
+        numbers = [a for a, vs in zip(args, own) if not vs]
+        out = []
+        for g in parts:
+            members = [a for a, vs in zip(args, own) if vs and vs[0] in g]
+            out.append((op(*members), {symbols[i] for i in g}))
         if numbers:
-            groups[0] = (groups[0][0] + numbers[0][0], groups[0][1])
-        return mode, [(op(*g[0]), g[1]) for g in groups]
+            out[0] = (op(out[0][0], *numbers), out[0][1])
+        return mode, out
     return None
 
 
@@ -776,12 +786,8 @@ def _peel(formula, x, y, symbols, solve):
         return None
     op = sympy.Mul if mode == "mul" else sympy.Add
     rest = op(*(p for k, (p, _) in enumerate(parts) if k != j))
-    try:
-        with torch.no_grad():
-            r = Formula(rest, symbols).torch()(x)
-    except Exception:  # noqa: BLE001 - parts that cannot be evaluated: nothing to peel
-        return None
-    if r.is_complex() or not bool(torch.isfinite(r).all()):
+    r = _values(rest, symbols, x)
+    if r is None:  # parts that cannot be evaluated: nothing to peel
         return None
     if mode == "add":
         keep, t = torch.ones_like(y, dtype=torch.bool), y - r

@@ -62,7 +62,7 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
     if not one_sign(y) or x.shape[0] < 3 * max_features:
         return []
     cols, feats = [], []
-    logs = []
+    logs = {}  # variable of one sign: (log|x_i| (n,), as sympy)
     for i, s in enumerate(symbols):
         v = x[:, i]
         cols += [v, v ** 2]
@@ -71,9 +71,9 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
             cols += [1 / v, v ** -2]
             feats += [1 / s, s ** -2]
             if one_sign(v):
-                logs.append(i)
-                cols.append(torch.log(v.abs()))
-                feats.append(sympy.log(s if float(v[0]) > 0 else -s))
+                logs[i] = (torch.log(v.abs()), sympy.log(s if float(v[0]) > 0 else -s))
+                cols.append(logs[i][0])
+                feats.append(logs[i][1])
     for i, j in itertools.permutations(range(len(symbols)), 2):
         if len(cols) + 3 > max_features:
             break
@@ -84,9 +84,8 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
             cols.append(x[:, i] / x[:, j])
             feats.append(symbols[i] / symbols[j])
         if j in logs:
-            cols.append(x[:, i] * torch.log(x[:, j].abs()))
-            feats.append(symbols[i] * sympy.log(symbols[j] if float(x[0, j]) > 0
-                                                else -symbols[j]))
+            cols.append(x[:, i] * logs[j][0])
+            feats.append(symbols[i] * logs[j][1])
     sign = float(torch.sign(y[0]))
     a, t = torch.stack(cols, 1), torch.log(y.abs())
     p = polynomial(a, t, feats, max_degree=1, noisy=False)
@@ -99,11 +98,11 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
 
 
 def _term(xs: Tensor, curve: Tensor, symbol, weight_simple: float):
-    """The best library fit c f(a x + b) + d of one curve, as (sympy, R^2 of the fit)."""
+    """The best library fit c f(a x + b) + d of one curve, as sympy."""
     names = [n for n in SYMBOLIC_LIB if n != "0"]
     best = rank_functions(xs, curve, names, weight_simple)[0]
     a, b, c, d = (sympy.Float(v) for v in best.params)
-    return c * get_function(best.name).sympy_fn(a * symbol + b) + d, best.r2
+    return c * get_function(best.name).sympy_fn(a * symbol + b) + d
 
 
 def train_once(width, x, t, seed, lamb=0.0, grid=5, fine=20, steps=50, arity=2, mask=None,
@@ -145,31 +144,28 @@ def train(width, x, t, seed, tries: int = 3, deadline=math.inf, **kw):
 
 
 def separable(x, y, symbols, seed, mode: str, deadline=math.inf):
-    """Additive (y = sum g_i + c) or multiplicative (y = c prod g_i) proposal from a [d, 1]
-    KAN. Returns (formula, model, terms): ``terms`` lists (i, g_i, R^2 of g_i's library fit)
-    for the variables y depends on; (None, None, []) where the route does not apply."""
+    """Additive (y = sum g_i) or multiplicative (y = prod g_i) proposal from a [d, 1] KAN."""
     if mode == "mul":
         if not one_sign(y):
-            return None, None, []
+            return None, None
         t = torch.log(y.abs())
     else:
         t = y
     mu, sd = float(t.mean()), float(t.std()) or 1.0
     model = train([x.shape[1], 1], x, (t - mu) / sd, seed, deadline=deadline)
-    terms = []
+    expr = sympy.Integer(0) if mode == "add" else sympy.Float(float(torch.sign(y[0])))
     for i, s in enumerate(symbols):
         xs, curve = edge_data(model, 0, i, 0, x)
         curve = curve.double() * sd
         if float(curve.std()) < 1e-6 * max(1.0, float(curve.abs().max())):
             continue  # y does not depend on this variable
-        if mode == "mul":
-            curve = torch.exp(curve - curve.mean())
-        terms.append((i, *_term(xs, curve, s, 0.8)))
+        if mode == "add":
+            expr = expr + _term(xs, curve, s, 0.8)
+        else:
+            expr = expr * _term(xs, torch.exp(curve - curve.mean()), s, 0.8)
     if mode == "add":
-        expr = sympy.Add(*(g for _, g, _ in terms)) + sympy.Float(mu)
-    else:
-        expr = sympy.Float(float(torch.sign(y[0]))) * sympy.Mul(*(g for _, g, _ in terms))
-    return expr, model, terms
+        expr = expr + sympy.Float(mu)
+    return expr, model
 
 
 def network(x, y, symbols, seed, width, lamb, weight_simple, log=False, **kw):
@@ -377,23 +373,25 @@ def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: 
     pick = order[torch.linspace(0, len(order) - 1, min(samples, len(order))).long()]
     v, t = x[pick, 0], y[pick]
     outer = [n for n in SYMBOLIC_LIB if n != "0"]
+    # (torch function, sympy function, complexity) of every inner function h; exp(a x) needs
+    # its sign inside (1 - exp(-x)), so exp(-x) is one too
+    inners = [(SYMBOLIC_LIB[n].torch_fn, get_function(n).sympy_fn, SYMBOLIC_LIB[n].complexity)
+              for n in outer if n != "x"]
+    inners.append((lambda u: torch.exp(-u), lambda u: sympy.exp(-u),
+                   SYMBOLIC_LIB["exp"].complexity))
     found = []
-    for inner in outer + ["exp(-x)"]:  # exp(a x) needs its sign inside: 1 - exp(-x)
-        if inner == "x":
-            continue
-        h = SYMBOLIC_LIB["exp"] if inner == "exp(-x)" else SYMBOLIC_LIB[inner]
-        hv = h.torch_fn(-v if inner == "exp(-x)" else v)
+    for k, (h, _, size) in enumerate(inners):
+        hv = h(v)
         flat = float(hv.std()) < 1e-8 * (1 + float(hv.abs().max()))
         if not bool(torch.isfinite(hv).all()) or flat:
             continue
         s = rank_functions(hv, t, outer, weight_simple)[0]
         if s.r2 > r2_min:
-            found.append((s.loss + weight_simple * h.complexity, inner, s))
+            found.append((s.loss + weight_simple * size, k, s))
     found.sort(key=lambda f: f[0])
     exprs = []
-    for _, inner, s in found[:top]:
+    for _, k, s in found[:top]:
         a, b, c, d = (sympy.Float(p) for p in s.params)
-        hx = (sympy.exp(-symbols[0]) if inner == "exp(-x)"
-              else get_function(inner).sympy_fn(symbols[0]))
+        hx = inners[k][1](symbols[0])
         exprs.append(c * get_function(s.name).sympy_fn(a * hx + b) + d)
     return exprs
