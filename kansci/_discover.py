@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy
 import torch
@@ -230,6 +230,14 @@ class _Search:
             other = self._polish(tidy(split, self.seconds()))
             if not _worse(other, best) and complexity(other.formula) < complexity(best.formula):
                 best = other
+            # log(x^3 + x^2 + x + 1) -> log((x + 1)(x^2 + 1)): the factors a law multiplies
+            factored = within(self.seconds(), lambda: best.formula.replace(
+                lambda e: isinstance(e, sympy.log) and not e.args[0].atoms(sympy.Float),
+                lambda e: sympy.log(sympy.factor(e.args[0]))), best.formula)
+            if factored != best.formula and complexity(factored) <= complexity(best.formula):
+                cand = self.candidate(factored, best.errors, best.snaps)
+                if not _worse(cand, best):
+                    best = cand
         if complexity(best.formula) <= SIMPLIFY_MAX and time.monotonic() < self.end:
             # e.g. tanh(atanh(u) + atanh(v)) -> (u + v)/(u v + 1)
             other = tidy(within(self.seconds(), lambda: sympy.expand_trig(best.formula),
@@ -498,7 +506,18 @@ def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, en
             seen.add(str(r["formula"]))
             full = red.formula(r["formula"], pi_symbols, symbols)
             top.add(full, f"{source}, {r['source']}", r["model"])
-    top.rows = [r for r in top.rows if consistent(r["formula"], symbols, *dims)]
+    kept = []
+    for r in top.rows:
+        f = r["formula"]
+        if not consistent(f, symbols, *dims) and f.has(sympy.log):
+            # log(K) - log(L) of one unit, as log(K / L): the same values, consistent
+            f = within(top.seconds(), lambda f=f: sympy.logcombine(f, force=True), f)
+            if consistent(f, symbols, *dims):
+                r = dict(r, formula=f, complexity=complexity(f),
+                         candidate=replace(r["candidate"], formula=f))
+        if consistent(r["formula"], symbols, *dims):
+            kept.append(r)
+    top.rows = kept
     return top
 
 
@@ -611,8 +630,9 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
     steps = [
         ("power law", lambda: (routes.power_law(xf, yf, symbols), None)),
         ("polynomial", lambda: (routes.polynomial_of_target(xf, yf, symbols), None)),
-        ("rational", lambda: ([routes.rational(xf, yf, symbols)], None)),
+        ("rational", lambda: (routes.rational_of_target(xf, yf, symbols), None)),
         ("log-linear", lambda: (routes.log_linear(xf, yf, symbols, noisy=True), None)),
+        ("periodic", lambda: (routes.periodic(xf, yf, symbols), None)),
         ("additive", lambda: sep("add")),
         ("multiplicative", lambda: sep("mul")),
         # on noisy data (one variable: the Gamma test's level) a fit as close as the noise
@@ -640,16 +660,25 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         exprs, model = route()
         for e in exprs:
             search.add(e, name, model)
-        if (name in _PEELED and exprs and search.rows[-1]["nmse"] < _PEEL_BELOW
-                and not search.exact() and depth < _MAX_DEPTH):
-            # a separated formula close to the data: its least clean part solved again
+        done: list[set] = []  # the variables of the parts peeled so far
+        while (name in _PEELED and exprs and search.rows
+               and search.rows[-1]["nmse"] < _PEEL_BELOW and not search.exact()
+               and depth < _MAX_DEPTH and time.monotonic() < deadline):
+            # a separated formula close to the data: its least clean part solved again on
+            # the data, then the next one while the formula improves
             def solve(xs, t, syms):
                 now = time.monotonic()
                 return _solve(xs, t, syms, seed, now + 0.3 * (deadline - now), depth + 1,
                               end=end).choice()
 
-            peeled = _peel(search.rows[-1]["formula"], xf, yf, symbols, solve)
+            last = search.rows[-1]
+            peeled, part = _peel(last["formula"], xf, yf, symbols, solve, done)
+            if peeled is None:
+                break
+            done.append(part)
             search.add(peeled, name, model)
+            if search.rows[-1] is last or search.rows[-1]["nmse"] >= last["nmse"]:
+                break
         if search.exact():
             break
     bar.close()
@@ -768,38 +797,44 @@ def _groups(formula, symbols) -> tuple[str, list[tuple[sympy.Expr, set]]] | None
     return None
 
 
-def _peel(formula, x, y, symbols, solve):
+def _peel(formula, x, y, symbols, solve, done=()):
     """``formula``, a sum or product of parts over disjoint variables (``_groups``), with its
     most complex part (and the variables it lacks) solved again on the data: y minus the other
     parts, or y divided by them, depends on those variables alone, as exactly as the other
     parts are right (e.g. the factor sqrt(cos(theta)) of 2 pi sqrt(L cos(theta) / g), which a
     separable fit read off as an approximation). ``solve(xs, t, syms)`` returns the choice of
-    the smaller problem. Returns the new formula, or None."""
+    the smaller problem. Parts over the variable sets in ``done`` (solved on the data
+    already) are left as they are. Returns (the new formula, the variables of the part solved
+    again), or (None, None)."""
     split = _groups(formula, symbols)
     if split is None:
-        return None
+        return None, None
     mode, parts = split
-    j = max(range(len(parts)), key=lambda k: complexity(parts[k][0]))
+    open_ = [k for k in range(len(parts)) if parts[k][1] not in done]
+    if not open_:
+        return None, None
+    j = max(open_, key=lambda k: complexity(parts[k][0]))
     unused = set(symbols) - formula.free_symbols
     G = [i for i, s in enumerate(symbols) if s in parts[j][1] or s in unused]
     if len(G) == len(symbols):
-        return None
+        return None, None
     op = sympy.Mul if mode == "mul" else sympy.Add
     rest = op(*(p for k, (p, _) in enumerate(parts) if k != j))
     r = _values(rest, symbols, x)
     if r is None:  # parts that cannot be evaluated: nothing to peel
-        return None
+        return None, None
     if mode == "add":
         keep, t = torch.ones_like(y, dtype=torch.bool), y - r
     else:  # away from the other parts' zeros, where dividing by them amplifies their error
         keep = r.abs() > r.abs().quantile(0.1)
         t = y[keep] / r[keep]
     if int(keep.sum()) < 8 or float(t.std()) == 0.0:
-        return None
+        return None, None
     pick = solve(x[keep][:, G], t, [symbols[i] for i in G])
     if pick is None:
-        return None
-    return rest + pick["formula"] if mode == "add" else rest * pick["formula"]
+        return None, None
+    new = rest + pick["formula"] if mode == "add" else rest * pick["formula"]
+    return new, {symbols[i] for i in G}
 
 
 def _constants(cand: _Candidate):

@@ -23,7 +23,8 @@ _TORCH = {name: _on_tensor(fn) for name, fn in {
     "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp, "log": torch.log,
     "sqrt": torch.sqrt, "Abs": torch.abs, "sign": torch.sign, "tanh": torch.tanh,
     "sinh": torch.sinh, "cosh": torch.cosh, "asin": torch.arcsin, "acos": torch.arccos,
-    "atan": torch.arctan, "atanh": torch.arctanh}.items()} | {"pi": math.pi, "E": math.e}
+    "atan": torch.arctan, "atanh": torch.arctanh, "asinh": torch.arcsinh,
+    "acosh": torch.arccosh}.items()} | {"pi": math.pi, "E": math.e}
 
 
 def _numeric(expr: sympy.Expr) -> sympy.Expr:

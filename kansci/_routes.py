@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from ._model import MultKAN
-from ._symbolic import edge_data, rank_functions
+from ._symbolic import edge_data, rank_functions, snap_constant
 from ._symbolic_lib import SYMBOLIC_LIB, get_function
 
 
@@ -58,7 +58,8 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
     1/x_i^2, x_i x_j, x_i / x_j and x_j log|x_i| (``polynomial`` of degree 1 in these
     features, at most ``max_features`` of them: an exact fit, else, with ``noisy``, backward
     elimination on the samples of larger |y|). E.g. x^2 exp(-x^2 / 2), r^2 exp(-2 r),
-    a S exp(-b S), p (V1/V2)^gamma, x^y. Returns a list of formulas."""
+    a S exp(-b S), p (V1/V2)^gamma, x^y; and for 0 < y < 1, 1/(1 + that) exactly (Hill's
+    (L/K)^n / (1 + (L/K)^n)). Returns a list of formulas."""
     if not one_sign(y) or x.shape[0] < 3 * max_features:
         return []
     cols, feats = [], []
@@ -92,9 +93,13 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
     if p is None and noisy:  # where |y| is small its log is mostly noise: the upper 70%
         big = y.abs() >= y.abs().quantile(0.3)
         p = polynomial(a[big], t[big], feats, max_degree=1, max_noisy=6)
-    if p is None:
-        return []
-    return [sign * sympy.exp(p)]
+    if p is not None:
+        return [sign * sympy.exp(p)]
+    if bool((y > 0).all() and (y < 1).all()):  # logistic: 1/y - 1 of that form (exact)
+        p = polynomial(a, torch.log(1 / y - 1), feats, max_degree=1, noisy=False)
+        if p is not None:
+            return [1 / (1 + sympy.exp(p))]
+    return []
 
 
 def _term(xs: Tensor, curve: Tensor, symbol, weight_simple: float):
@@ -216,8 +221,9 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols):
     for target, back in transforms:
         # one variable: up to degree 12 (4 (s/r)^12 - 4 (s/r)^6; exact to 1e-26 above 6)
         p = polynomial(x, target, symbols, noisy=False, max_degree=12 if x.shape[1] == 1 else 6)
-        if p is None and laurent:
-            p = polynomial(xl, target, sl, max_terms=300, max_degree=4, noisy=False)
+        if p is None and laurent:  # of one variable: 9 powers, near fits are likely
+            p = polynomial(xl, target, sl, max_terms=300, max_degree=4, noisy=False,
+                           exact=1e-20 if x.shape[1] == 1 else 1e-10)
         if p is not None:
             out.append(back(p))
     if not out:  # nothing exact: y itself by backward elimination (noisy data)
@@ -225,6 +231,125 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols):
         if p is not None:
             out.append(p)
     return out
+
+
+_SPARSE = 6  # coefficients a ratio of a transform or of two features may have
+
+
+def rational_of_target(x: Tensor, y: Tensor, symbols):
+    """y, or a transform of it, as a ratio of polynomials (``rational``), returned as a
+    formula for y. Transforms: y^2, y^4 (y of one sign), exp(y) (y spanning less than 30),
+    sinh(y), and 1/y - 1 and log(1/y - 1) (0 < y < 1: logistic forms). For one variable, also ratios of
+    polynomials in x and one of log x, exp(x), exp(-x), sqrt(x). E.g. 1/(exp(x) + 1),
+    (x - 1)/log(x), x^2 exp(x)/(exp(x) - 1)^2, log((x + 1)(x^2 + 1)), sqrt(1 + B/(1 - C))."""
+    out = []
+    transforms = [(y, lambda p: p)]
+    if bool(torch.isfinite(y).all()):
+        if one_sign(y):
+            s = float(torch.sign(y[0]))
+            transforms += [(y ** 2, lambda p: s * sympy.sqrt(p)),
+                           (y ** 4, lambda p: s * p ** sympy.Rational(1, 4))]
+        if float(y.max() - y.min()) < 30:
+            transforms.append((torch.exp(y - float(y.mean())),
+                               lambda p, c=float(y.mean()): sympy.log(p) + sympy.Float(c)))
+        # asinh written as a logarithm, the form sympy relates to others
+        transforms.append((torch.sinh(y), lambda p: sympy.log(p + sympy.sqrt(p ** 2 + 1))))
+        if bool((y > 0).all() and (y < 1).all()):  # logistic forms, 1/(1 + exp(p))
+            transforms += [(1 / y - 1, lambda p: 1 / (1 + p)),
+                           (torch.log(1 / y - 1), lambda p: 1 / (1 + sympy.exp(p)))]
+    for target, back in transforms:
+        if not bool(torch.isfinite(target).all()):
+            continue
+        # a transform or a second feature makes near fits of smooth data likely: only
+        # fits as exact as a true ratio (about 1e-28) count
+        p = (rational(x, y, symbols) if target is y
+             else rational(x, target, symbols, exact=1e-20, max_terms=_SPARSE))
+        if p is not None:
+            out.append(back(p))
+    p = quadratic(x, y, symbols)
+    if p is not None:
+        out.append(p)
+    if x.shape[1] == 1:
+        v, s = x[:, 0], symbols[0]
+        features = [(torch.exp(v), sympy.exp(s)), (torch.exp(-v), sympy.exp(-s))]
+        if bool((v > 0).all()):
+            features += [(torch.log(v), sympy.log(s)), (torch.sqrt(v), sympy.sqrt(s))]
+        for f, fs in features:
+            if not bool(torch.isfinite(f).all()):
+                continue
+            p = rational(torch.stack([v, f], 1), y, [s, fs], exact=1e-20, max_terms=_SPARSE)
+            if p is not None:
+                out.append(p)
+    return out
+
+
+def quadratic(x: Tensor, y: Tensor, symbols, max_terms: int = 8, exact: float = 1e-20):
+    """y as a root of A(x) y^2 + B(x) y + C(x) = 0 with A, B, C polynomials of degree 1, then
+    2 (for at most 3 variables): the coefficients are the null vector of the columns
+    [x^k y^2, x^k y, x^k], made sparse as in ``rational``; the root (of either sign of the
+    square root) that fits every sample exactly is returned, else None. E.g.
+    1/sqrt(1 - x) - 1, whose (y + 1)^2 (1 - x) = 1."""
+    n, d = x.shape
+    var = float(y.var())
+    if d > 3 or var == 0 or not bool(torch.isfinite(y).all()):
+        return None
+    for degree in (1, 2):
+        powers, mono = _monomials(x, degree)
+        k = len(powers)
+        a = torch.cat([mono * y[:, None] ** 2, mono * y[:, None], mono], 1)
+        if 3 * a.shape[1] > n:
+            return None
+        scale = a.norm(dim=0).clamp_min(1e-300)
+        keep, u = torch.arange(3 * k), None
+        for cut in (0.0, 1e-9, 1e-6, 1e-4):
+            if u is not None:
+                keep = keep[u.abs() >= cut * u.abs().max()]
+            try:
+                u = torch.linalg.svd(a[:, keep] / scale[keep], full_matrices=False)[2][-1]
+            except RuntimeError:
+                break
+            if len(keep) <= max_terms:
+                break
+        if u is None or len(keep) > max_terms:
+            continue
+        coef = torch.zeros(3 * k, dtype=a.dtype)
+        coef[keep] = u / scale[keep]
+        ca = coef[:k]
+        if not bool((ca != 0).any()):  # rational: the rational route's
+            continue
+        coef = coef / ca[ca != 0][0]  # A's first coefficient becomes 1
+        ca, cb, cc = coef[:k], coef[k:2 * k], coef[2 * k:]
+        qa, qb, qc = mono @ ca, mono @ cb, mono @ cc
+        disc = qb ** 2 - 4 * qa * qc
+        if bool((disc < 0).any()) or bool((qa == 0).any()):
+            continue
+
+        def poly(c):  # A's leading 1 stays exact (else the scale of A, B, C is free)
+            return sympy.Add(*[(sympy.Integer(1) if v == 1.0 else sympy.Float(float(v)))
+                               * sympy.Mul(*[symbols[i] for i in pw])
+                               for pw, v in zip(powers, c.tolist()) if v != 0])
+
+        for sign in (1, -1):
+            root = (-qb + sign * disc.sqrt()) / (2 * qa)
+            if float((root - y).square().mean()) / var < exact:
+                # written with the three polynomials once each, the formula's floats would
+                # be tied in ways a refit cannot see: exact coefficients (small rationals
+                # that fit as well) are written exactly
+                snapped = [snap_constant(float(c), tol=1e-9) for c in coef.tolist()]
+                if all(not isinstance(c, sympy.Float) for c in snapped):
+                    sc = torch.tensor([float(c) for c in snapped], dtype=a.dtype)
+                    sa, sb, s_c = mono @ sc[:k], mono @ sc[k:2 * k], mono @ sc[2 * k:]
+                    sroot = (-sb + sign * (sb ** 2 - 4 * sa * s_c).sqrt()) / (2 * sa)
+                    if float((sroot - y).square().mean()) / var < exact:
+                        pa, pb, pc = (sympy.Add(*[c * sympy.Mul(*[symbols[i] for i in pw])
+                                                  for pw, c in zip(powers, snapped[j:j + k])])
+                                      for j in (0, k, 2 * k))
+                        return sympy.factor_terms(
+                            (-pb + sign * sympy.sqrt(sympy.expand(pb ** 2 - 4 * pa * pc)))
+                            / (2 * pa))
+                pa, pb, pc = poly(ca), poly(cb), poly(cc)
+                return (-pb + sign * sympy.sqrt(pb ** 2 - 4 * pa * pc)) / (2 * pa)
+    return None
 
 
 def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float = 1e-10,
@@ -292,13 +417,15 @@ def _monomials(x: Tensor, degree: int):
     return powers, cols
 
 
-def rational(x: Tensor, y: Tensor, symbols, max_unknowns: int = 200, exact: float = 1e-10):
+def rational(x: Tensor, y: Tensor, symbols, max_unknowns: int = 200, exact: float = 1e-10,
+             max_terms: int | None = None):
     """y = P(x) / Q(x) exactly, for polynomials P, Q of low degree: P - y Q = 0 is linear in
     their coefficients, so the coefficients are the singular vector of [P columns, -y Q
     columns] with the smallest singular value (columns scaled). Degrees (P, Q) are tried in
     the order (1, 1), (2, 1), (1, 2), (2, 2), (3, 2), (2, 3) while the unknowns fit in
     ``max_unknowns`` and a third of the samples; the first exact fit (relative mean squared
-    error below ``exact``) is returned with negligible coefficients dropped, else None.
+    error below ``exact``) is returned with negligible coefficients dropped (a fit with more
+    than ``max_terms`` coefficients left is passed over: near fits are dense), else None.
     E.g. ((m1 - m2) v1 + 2 m2 v2) / (m1 + m2)."""
     n = x.shape[0]
     var = float(y.var())
@@ -319,6 +446,22 @@ def rational(x: Tensor, y: Tensor, symbols, max_unknowns: int = 200, exact: floa
         coef = vh[-1] / scale
         big = coef.abs().max()
         coef = torch.where(coef.abs() < 1e-9 * big, torch.zeros_like(coef), coef)
+        if max_terms is not None and int((coef != 0).sum()) > max_terms:
+            # ill-conditioned columns (x and exp(x)) blur a sparse null vector: columns of
+            # small weight dropped and the vector solved again on the rest
+            keep, u = torch.arange(m), vh[-1]
+            for cut in (1e-6, 1e-4):
+                keep = keep[u.abs() >= cut * u.abs().max()]
+                try:
+                    u = torch.linalg.svd(a[:, keep] / scale[keep], full_matrices=False)[2][-1]
+                except RuntimeError:
+                    break
+                if len(keep) <= max_terms:
+                    break
+            if len(keep) > max_terms:
+                continue
+            coef = torch.zeros(m, dtype=a.dtype)
+            coef[keep] = u / scale[keep]
         p_c, q_c = coef[:pc.shape[1]], coef[pc.shape[1]:]
         den = qc @ q_c
         if bool((den == 0).any()):
@@ -395,3 +538,86 @@ def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: 
         hx = inners[k][1](symbols[0])
         exprs.append(c * get_function(s.name).sympy_fn(a * hx + b) + d)
     return exprs
+
+
+def periodic(x: Tensor, y: Tensor, symbols, max_periods: int = 200, degree: int = 2,
+             share: float = 0.5):
+    """y = P(x_i) + A(x_i) sin(w x_i + phi) with P and A polynomials of degree at most
+    ``degree``, for one variable x_i over which y oscillates at least 1.5 times (and at most
+    ``max_periods`` times): e.g. 0.3 x sin(2 pi x), -2.3 + 0.13 sin(x) on [-50, 50], which a
+    spline grid too coarse for the oscillation cannot show. For each variable, the
+    periodogram of y less its quadratic trend (least squares on cos(w x), sin(w x) over a
+    grid of w, 4 points per 2 pi / range) gives a frequency, refined on finer grids by the
+    least-squares error of the full basis x^j, x^j cos(w x), x^j sin(w x) (j <= degree);
+    a variable qualifies where this explains more than ``share`` of what the trend leaves.
+    Monomials of negligible effect are dropped, and the modulation is written with one phase
+    (that of its largest term); ``discover`` refits every constant. Returns a list of
+    formulas (at most one per variable)."""
+    n, d = x.shape
+    if n < 50:
+        return []
+    var = float(y.var())
+    if not var > 0:
+        return []
+    out = []
+    for i in range(d):
+        v = x[:, i]
+        span = float(v.max() - v.min())
+        if not span > 0:
+            continue
+        v = v - float(v.mean())  # centred: the basis stays well conditioned
+        powers = torch.stack([v ** j for j in range(degree + 1)], 1)  # (n, degree + 1)
+        trend = y - powers @ torch.linalg.lstsq(powers, y[:, None]).solution[:, 0]
+        left = float(trend.square().mean())
+        if not left > 1e-12 * var:
+            continue
+        step = 2 * math.pi / span / 4
+        w = step * torch.arange(6, 4 * max_periods + 1, dtype=x.dtype)  # >= 1.5 periods
+        power = torch.zeros_like(w)
+        for k in range(0, len(w), 256):  # (n, 256) blocks
+            arg = v[:, None] * w[None, k:k + 256]
+            c, s = torch.cos(arg), torch.sin(arg)
+            power[k:k + 256] = ((trend @ c) ** 2 / c.square().sum(0)
+                                + (trend @ s) ** 2 / s.square().sum(0))
+
+        def basis(freq):
+            arg = (freq * v)[:, None]
+            return torch.cat([powers, powers * torch.cos(arg), powers * torch.sin(arg)], 1)
+
+        def error(freq):
+            a = basis(freq)
+            sol = torch.linalg.lstsq(a, y[:, None]).solution[:, 0]
+            return float((a @ sol - y).square().mean()), sol
+
+        # the modulation moves the periodogram's peak: the full basis decides among its
+        # 8 highest local maxima and the frequencies of at most 10 periods over the range
+        peak = (power[1:-1] >= power[:-2]) & (power[1:-1] >= power[2:])
+        tops = (torch.nonzero(peak)[:, 0] + 1)[power[1:-1][peak].argsort(descending=True)[:8]]
+        shortlist = set(tops.tolist()) | set(range(min(35, len(w))))
+        best = min((float(w[k]) for k in shortlist), key=lambda g: error(g)[0])
+        width = step
+        for _ in range(4):  # finer grids around the best frequency
+            grid = [best + width * (k - 10) / 10 for k in range(21)]
+            best = min((g for g in grid if g > 0), key=lambda g: error(g)[0])
+            width /= 10
+        err, sol = error(best)
+        if not err < (1 - share) * left or best * span < 3 * math.pi:  # 1.5 periods
+            continue
+        a = basis(best)
+        effect = sol.abs() * a.square().mean(0).sqrt()
+        keep = effect > 1e-4 * math.sqrt(var) * max(1e-4, math.sqrt(err / var))
+        m = degree + 1
+        off, cos_c, sin_c = sol[:m] * keep[:m], sol[m:2 * m] * keep[m:2 * m], sol[2 * m:] * keep[2 * m:]
+        sym = symbols[i] - sympy.Float(float(x[:, i].mean()))
+        amp = torch.hypot(cos_c, sin_c)
+        j = int(amp.argmax())
+        phase = math.atan2(float(cos_c[j]), float(sin_c[j]))  # a cos + b sin = A sin(. + phase)
+        # each term's amplitude, signed by how its phase agrees with the largest's
+        signed = [float(amp[k]) * (1 if math.cos(math.atan2(float(cos_c[k]), float(sin_c[k]))
+                                                 - phase) >= 0 else -1) for k in range(m)]
+        poly = lambda cs: sympy.Add(*[sympy.Float(c) * sym ** k  # noqa: E731
+                                      for k, c in enumerate(cs) if c != 0])
+        wave = sympy.sin(sympy.Float(best) * symbols[i] + sympy.Float(
+            phase - best * float(x[:, i].mean())))
+        out.append(sympy.expand(poly(off.tolist())) + sympy.expand(poly(signed)) * wave)
+    return out

@@ -334,3 +334,75 @@ def test_square_roots_simplify_on_the_domain_of_the_data():
     assert not _equal(kept, signed) and not _equal(kept, -signed)
     point = {g: 9.5, r: 0.5, rf: 5.0, rp: 3.5, mu: 1.0}
     assert abs(float(kept.subs(point)) - float(e.subs(point))) < 1e-12
+
+
+def _exactly(expr, want, symbols) -> bool:
+    """Whether expr, its floats read as small rationals, equals want on sample points."""
+    expr = expr.xreplace({f: sympy.nsimplify(f, rational=True, tolerance=1e-8)
+                          for f in expr.atoms(sympy.Float)})
+    fa, fb = (sympy.lambdify(symbols, e, "math") for e in (expr, want))
+    points = [[0.3 + 0.17 * k + 0.05 * j for j in range(len(symbols))] for k in range(5)]
+    return all(abs(fa(*p) - fb(*p)) < 1e-9 * (1 + abs(fb(*p))) for p in points)
+
+
+@pytest.mark.parametrize("truth, lo, hi", [
+    ("(x - 1)/log(x)", 0.2, 5.0),  # a ratio of x and log x
+    ("x**2*exp(x)/(exp(x) - 1)**2", 0.1, 5.0),  # of x and exp(x) (Einstein)
+    ("log(x + 1) + log(x**2 + 1)", 0.0, 2.0),  # exp(y) a polynomial
+    ("(1 - x)**(1/4)", 0.0, 0.9),  # y^4 a polynomial
+    ("1/(exp(x) + 1)", -5.0, 5.0),  # logistic
+    ("1/sqrt(1 - x) - 1", 0.01, 0.5),  # a root of a quadratic in y
+])
+def test_rational_forms_of_the_target_and_of_x_and_a_function_of_x(truth, lo, hi):
+    from kansci import _routes as routes
+
+    x = sympy.Symbol("x")
+    want = sympy.sympify(truth)
+    gen = torch.Generator().manual_seed(0)
+    v = lo + (hi - lo) * torch.rand(3000, 1, generator=gen, dtype=torch.float64)
+    y = torch.as_tensor(sympy.lambdify(x, want, "numpy")(v[:, 0].numpy()))
+    found = routes.rational_of_target(v, y, [x])
+    assert any(_exactly(e, want, [x]) for e in found), found
+
+
+def test_rational_forms_pass_over_near_fits_of_smooth_functions():
+    from kansci import _routes as routes
+
+    x = sympy.Symbol("x")
+    v = torch.linspace(0.5, 3.0, 2000, dtype=torch.float64)[:, None]
+    # sin on a narrow range is close to a ratio of x and exp(x), but not exactly one
+    assert routes.rational_of_target(v, torch.sin(v[:, 0]) + torch.cos(2 * v[:, 0]), [x]) == []
+
+
+@pytest.mark.parametrize("truth, lo, hi", [
+    ("0.3*x*sin(2*pi*x)", -1.0, 1.0),  # two periods, an amplitude growing with x
+    ("-2.3 + 0.13*sin(x)", -50.0, 50.0),  # sixteen periods, small against the offset
+])
+def test_periodic_route_finds_oscillations_a_spline_grid_cannot_resolve(truth, lo, hi):
+    from kansci import _discover as disc
+    from kansci import _routes as routes
+
+    x = sympy.Symbol("x")
+    want = sympy.sympify(truth)
+    gen = torch.Generator().manual_seed(0)
+    v = lo + (hi - lo) * torch.rand(3000, 1, generator=gen, dtype=torch.float64)
+    y = torch.as_tensor(sympy.lambdify(x, want, "numpy")(v[:, 0].numpy()))
+    found = routes.periodic(v, y, [x])
+    assert len(found) == 1
+    search = disc._search_for(v, y, [x], 0)
+    search.add(found[0], "periodic")  # constants refitted and snapped
+    assert sympy.simplify(search.rows[-1]["formula"] - sympy.nsimplify(want)) == 0
+    # a smooth curve with less than 1.5 periods of wiggle is not called periodic
+    assert routes.periodic(v, torch.exp(v[:, 0] / (hi - lo)), [x]) == []
+
+
+def test_logistic_of_a_power_is_found_exactly():
+    from kansci import _routes as routes
+
+    gen = torch.Generator().manual_seed(0)
+    X = 0.5 + 3 * torch.rand(2000, 3, generator=gen, dtype=torch.float64)
+    L, K, n = sympy.symbols("L K n")
+    y = (X[:, 0] / X[:, 1]) ** X[:, 2] / (1 + (X[:, 0] / X[:, 1]) ** X[:, 2])  # Hill
+    found = routes.log_linear(X, y, [L, K, n])
+    want = (L / K) ** n / (1 + (L / K) ** n)
+    assert len(found) == 1 and _exactly(found[0], want, [L, K, n]), found
