@@ -239,9 +239,14 @@ _SPARSE = 6  # coefficients a ratio of a transform or of two features may have
 def rational_of_target(x: Tensor, y: Tensor, symbols):
     """y, or a transform of it, as a ratio of polynomials (``rational``), returned as a
     formula for y. Transforms: y^2, y^4 (y of one sign), exp(y) (y spanning less than 30),
-    sinh(y), and 1/y - 1 and log(1/y - 1) (0 < y < 1: logistic forms). For one variable, also ratios of
-    polynomials in x and one of log x, exp(x), exp(-x), sqrt(x). E.g. 1/(exp(x) + 1),
-    (x - 1)/log(x), x^2 exp(x)/(exp(x) - 1)^2, log((x + 1)(x^2 + 1)), sqrt(1 + B/(1 - C))."""
+    sinh(y), log(1 + y), log(1 - y), and 1/y - 1 and log(1/y - 1) (0 < y < 1: logistic
+    forms). For one or two variables, also y or log|y| as a ratio of polynomials in the
+    variables and one function of each (exp(x), exp(-x), log x, sqrt x, or none; for one
+    variable also exp(1/x), exp(-1/x)). E.g.
+    1/(exp(x) + 1), (x - 1)/log(x), x^2 exp(x)/(exp(x) - 1)^2, log((x + 1)(x^2 + 1)),
+    sqrt(1 + B/(1 - C)), exp(u/n) - 1, (1 - exp(-(u - v)))^2, u exp(v)/(1 + u (exp(v) - 1)).
+    Only sparse fits (at most ``_SPARSE`` coefficients) exact to 1e-20 count, except for a
+    ratio of y itself in the variables alone."""
     out = []
     transforms = [(y, lambda p: p)]
     if bool(torch.isfinite(y).all()):
@@ -254,6 +259,10 @@ def rational_of_target(x: Tensor, y: Tensor, symbols):
                                lambda p, c=float(y.mean()): sympy.log(p) + sympy.Float(c)))
         # asinh written as a logarithm, the form sympy relates to others
         transforms.append((torch.sinh(y), lambda p: sympy.log(p + sympy.sqrt(p ** 2 + 1))))
+        if bool((y > -1).all()):
+            transforms.append((torch.log1p(y), lambda p: sympy.exp(p) - 1))
+        if bool((y < 1).all()):
+            transforms.append((torch.log1p(-y), lambda p: 1 - sympy.exp(p)))
         if bool((y > 0).all() and (y < 1).all()):  # logistic forms, 1/(1 + exp(p))
             transforms += [(1 / y - 1, lambda p: 1 / (1 + p)),
                            (torch.log(1 / y - 1), lambda p: 1 / (1 + sympy.exp(p)))]
@@ -269,17 +278,35 @@ def rational_of_target(x: Tensor, y: Tensor, symbols):
     p = quadratic(x, y, symbols)
     if p is not None:
         out.append(p)
-    if x.shape[1] == 1:
-        v, s = x[:, 0], symbols[0]
-        features = [(torch.exp(v), sympy.exp(s)), (torch.exp(-v), sympy.exp(-s))]
-        if bool((v > 0).all()):
-            features += [(torch.log(v), sympy.log(s)), (torch.sqrt(v), sympy.sqrt(s))]
-        for f, fs in features:
-            if not bool(torch.isfinite(f).all()):
+    if x.shape[1] <= 2:  # each variable with one function of it (or none) as a feature
+        def kinds(v, s):
+            out = [(torch.exp(v), sympy.exp(s)), (torch.exp(-v), sympy.exp(-s))]
+            if bool((v > 0).all()):
+                out += [(torch.log(v), sympy.log(s)), (torch.sqrt(v), sympy.sqrt(s))]
+            if x.shape[1] == 1 and not bool((v == 0).any()):  # exp(1/T): T_E/T or T/T_E
+                out += [(torch.exp(1 / v), sympy.exp(1 / s)), (torch.exp(-1 / v), sympy.exp(-1 / s))]
+            return [(f, fs) for f, fs in out if bool(torch.isfinite(f).all())] + [None]
+
+        targets = [(y, lambda p: p)]
+        if one_sign(y):  # e.g. log(y) = exp(-v) log(u) (Gompertz)
+            targets.append((torch.log(y.abs()),
+                            lambda p, s=float(torch.sign(y[0])): s * sympy.exp(p)))
+        found = 0
+        m = min(x.shape[0], 800)  # an identity shows on a few hundred samples (discover
+        # scores the result on the held-out ones)
+        for combo in itertools.product(*(kinds(x[:m, i], symbols[i])
+                                         for i in range(x.shape[1]))):
+            extra = [c for c in combo if c is not None]
+            if not extra or found:
                 continue
-            p = rational(torch.stack([v, f], 1), y, [s, fs], exact=1e-20, max_terms=_SPARSE)
-            if p is not None:
-                out.append(p)
+            cols = torch.cat([x[:m], torch.stack([f for f, _ in extra], 1)], 1)
+            syms = list(symbols) + [fs for _, fs in extra]
+            for target, back in targets:
+                p = rational(cols, target[:m], syms, exact=1e-20, max_terms=_SPARSE,
+                             max_unknowns=80)
+                if p is not None:
+                    out.append(back(p))
+                    found += 1
     return out
 
 
@@ -472,8 +499,10 @@ def rational(x: Tensor, y: Tensor, symbols, max_unknowns: int = 200, exact: floa
         norm = q_c[q_c != 0][0]  # the first denominator coefficient becomes 1
         p_c, q_c = p_c / norm, q_c / norm
 
-        def poly(powers, c):
-            return sympy.Add(*[sympy.Float(float(v)) * sympy.Mul(*[symbols[i] for i in pw])
+        def poly(powers, c):  # the denominator's leading 1 stays exact (else the scale
+            # of P and Q is a free direction for the refit)
+            return sympy.Add(*[(sympy.Integer(1) if v == 1.0 else sympy.Float(float(v)))
+                               * sympy.Mul(*[symbols[i] for i in pw])
                                for pw, v in zip(powers, c.tolist()) if v != 0])
 
         return poly(pp, p_c) / poly(qp, q_c)

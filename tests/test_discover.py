@@ -406,3 +406,22 @@ def test_logistic_of_a_power_is_found_exactly():
     found = routes.log_linear(X, y, [L, K, n])
     want = (L / K) ** n / (1 + (L / K) ** n)
     assert len(found) == 1 and _exactly(found[0], want, [L, K, n]), found
+
+
+@pytest.mark.parametrize("truth", [
+    "(1 - exp(v - u))**2",  # Morse, in a (r - r_e) and a r_e
+    "u*exp(v)/(1 + u*(exp(v) - 1))",  # logistic growth, in N0/K and r t
+    "exp(exp(-v)*log(u))",  # Gompertz: log y a ratio of exp(-v) and log u
+])
+def test_rational_forms_in_two_variables_and_functions_of_each(truth):
+    from kansci import _routes as routes
+
+    u, v = sympy.symbols("u v")
+    want = sympy.sympify(truth)
+    gen = torch.Generator().manual_seed(1)
+    X = torch.rand(3000, 2, generator=gen, dtype=torch.float64)
+    X[:, 0] = 0.1 + 0.8 * X[:, 0]
+    X[:, 1] = 3 * X[:, 1]
+    y = torch.as_tensor(sympy.lambdify((u, v), want, "numpy")(X[:, 0].numpy(), X[:, 1].numpy()))
+    found = routes.rational_of_target(X, y, [u, v])
+    assert any(_exactly(e, want, [u, v]) for e in found), found
