@@ -6,14 +6,19 @@ Several routes propose formulas, cheapest first, each read off a trained KAN:
 * polynomial: y (or y^2, 1/y, 1/y^2, log|y|) as an exact sparse polynomial of degree <= 4, or
   in the variables and their reciprocals (degree <= 4); on noisy data y by backward elimination;
 * rational: y = P(x) / Q(x) with polynomials of degree <= 3 (linear in their coefficients);
-* log-linear: log|y| linear in log|x_i|, x_i, 1/x_i, x_i^2, 1/x_i^2 and x_j log|x_i|
-  (x^2 exp(-x^2 / 2), p (V1 / V2)^gamma);
+  also y^2, y^4, exp(y), sinh(y), log(1 +- y), 1/y - 1, log(1/y - 1) so, and for one or two
+  variables, ratios in the variables and one function of each (exp(+-x), log x, sqrt x),
+  sparse and exact to 1e-20; y as a root of A(x) y^2 + B(x) y + C(x) = 0 (``_routes``);
+* log-linear: log|y| (or log(1/y - 1)) linear in log|x_i|, x_i, 1/x_i, x_i^2, 1/x_i^2 and
+  x_j log|x_i| (x^2 exp(-x^2 / 2), p (V1 / V2)^gamma, (L/K)^n / (1 + (L/K)^n));
+* periodic: P(x_i) + A(x_i) sin(w x_i + phi), w from a periodogram (oscillations too fast
+  for a spline grid);
 * additive:        y = sum_i g_i(x_i)           (a [d, 1] KAN, each edge snapped);
 * multiplicative:  y = prod_i g_i(x_i)          (a [d, 1] KAN on log|y|, exp of each edge snapped);
 * composition (one variable): y = c f(a h(x) + b) + d for every pair of library functions;
 * a separated formula (additive, multiplicative, reduced) that is close to the data gets its
   least clean part solved again on the data themselves, the other parts subtracted or divided
-  out (``_peel``);
+  out (``_peel``), then its next part while the formula improves;
 * reduced: a surrogate KAN shows an unused variable, a two-variable symmetry (x_i - x_j,
   x_i + x_j, x_i / x_j, x_i x_j) or an additive / multiplicative split into groups of variables
   (``_reduce``); the smaller problems are solved by these same routes and put back together;

@@ -425,3 +425,18 @@ def test_rational_forms_in_two_variables_and_functions_of_each(truth):
     y = torch.as_tensor(sympy.lambdify((u, v), want, "numpy")(X[:, 0].numpy(), X[:, 1].numpy()))
     found = routes.rational_of_target(X, y, [u, v])
     assert any(_exactly(e, want, [u, v]) for e in found), found
+
+
+def test_exact_data_no_polynomial_fits_get_no_near_exact_polynomial():
+    # 2 cos(x) on [0, 1.4]: seven terms come within 1e-12 (where discover would stop), but
+    # the data are exact and no polynomial fits them exactly; on noisy data the backward
+    # elimination still proposes one
+    from kansci import _routes as routes
+
+    x = sympy.Symbol("x")
+    v = torch.linspace(0.0, 1.4, 3000, dtype=torch.float64)[:, None]
+    y = 2 * torch.cos(v[:, 0])
+    assert routes.polynomial(v, y, [x]) is None
+    noisy = y + 0.01 * torch.randn(3000, generator=torch.Generator().manual_seed(0),
+                                   dtype=torch.float64)
+    assert routes.polynomial(v, noisy, [x]) is not None
