@@ -67,6 +67,8 @@ _EXACT = 1e-12  # held-out NMSE below which a formula counts as exact (ends the 
 _T = 2.0  # paired t statistic above which a formula's held-out error is significantly worse
 _SNAP_ROUNDS = 8  # snap-and-refit rounds per formula (each ends at the first kept snap)
 _LOOSE_TRIES = 3  # constants the data do not determine tried at 0 and +-1, per round
+_ADD_S = 4.0  # seconds the refit, snapping and simplifying of one proposal may take
+_EXACT_FLOATS = 4  # fitted floats an exact formula above 1e-20 may have (``_Search.exact``)
 _MAX_TRAIN = 3000  # samples used to train the networks (the rest only score)
 _MAX_DEPTH = 3  # reductions (``_reduce``) applied in a row at most
 _SUB_SHARE = 0.85  # of the time left, what a sub-problem after units may use for its search
@@ -191,13 +193,14 @@ class _Search:
     def __init__(self, symbols, x_fit, y_fit, x_val, y_val, exact: float = _EXACT,
                  end: float = math.inf):
         self.symbols, self.exact_level, self.end = symbols, exact, end
+        self.until = end  # the end of the current add(): at most ``_ADD_S`` after its start
         self.x_fit, self.y_fit, self.x_val, self.y_val = x_fit, y_fit, x_val, y_val
         self.var = float(y_val.var()) if len(y_val) > 1 else 1.0
         self.rows: list[dict] = []
 
     def seconds(self) -> float:
         """Time one simplification may take: ``SIMPLIFY_S``, or what is left of the budget."""
-        return max(0.05, min(SIMPLIFY_S, self.end - time.monotonic()))
+        return max(0.05, min(SIMPLIFY_S, self.until - time.monotonic()))
 
     def score(self, expr) -> tuple[float, Tensor]:
         """Held-out NMSE and residuals (n_val,) of ``expr`` (inf and NaNs if it cannot be
@@ -228,8 +231,11 @@ class _Search:
         if time.monotonic() > self.end:  # the budget is spent: record it as it is
             self._record(self.candidate(expr), source, model)
             return
+        # simplifying and snapping one formula: at most _ADD_S (a nested formula took 15 s
+        # in a dozen simplifications of a second each), the rest of the time for the routes
+        self.until = min(self.end, time.monotonic() + _ADD_S)
         best = self._polish(tidy(expr, self.seconds()))
-        if best.formula.has(sympy.log) and time.monotonic() < self.end:
+        if best.formula.has(sympy.log) and time.monotonic() < self.until:
             # log(a x) -> log(a) + log(x): the constants can then combine
             split = _fold_numbers(sympy.expand_log(best.formula, force=True))
             other = self._polish(tidy(split, self.seconds()))
@@ -243,7 +249,7 @@ class _Search:
                 cand = self.candidate(factored, best.errors, best.snaps)
                 if not _worse(cand, best):
                     best = cand
-        if complexity(best.formula) <= SIMPLIFY_MAX and time.monotonic() < self.end:
+        if complexity(best.formula) <= SIMPLIFY_MAX and time.monotonic() < self.until:
             # e.g. tanh(atanh(u) + atanh(v)) -> (u + v)/(u v + 1)
             other = tidy(within(self.seconds(), lambda: sympy.expand_trig(best.formula),
                                 best.formula), self.seconds())
@@ -252,12 +258,13 @@ class _Search:
                 if not _worse(cand, best):
                     best = cand
         self._record(self._on_domain(best), source, model)
+        self.until = self.end
 
     def _on_domain(self, best: _Candidate) -> _Candidate:
         """``best`` with its square roots simplified with what the data say of its variables
         (``_on_domain``), if that is less complex and its held-out error not worse."""
         roots = any(p.exp.is_Rational and p.exp.q == 2 for p in best.formula.atoms(sympy.Pow))
-        if not roots or complexity(best.formula) > SIMPLIFY_MAX or time.monotonic() > self.end:
+        if not roots or complexity(best.formula) > SIMPLIFY_MAX or time.monotonic() > self.until:
             return best
         other = _on_domain(best.formula, self.symbols, self.x_fit, self.seconds())
         if complexity(other) >= complexity(best.formula):
@@ -311,11 +318,11 @@ class _Search:
             current = self.fitted(expr)
         found, lowest = [current], current
         for _ in range(_SNAP_ROUNDS):
-            if time.monotonic() > self.end:
+            if time.monotonic() > self.until:
                 break
             step = None
             for formula, snaps in self._snapped(current):
-                if time.monotonic() > self.end:
+                if time.monotonic() > self.until:
                     break
                 cand = self.fitted(tidy_exact(formula, self.seconds()), current.snaps + snaps)
                 if not _worse(cand, lowest):
@@ -331,7 +338,14 @@ class _Search:
         return min(ok, key=lambda c: (_n_floats(c.formula), complexity(c.formula), c.nmse))
 
     def exact(self) -> bool:
-        return any(r["nmse"] < self.exact_level for r in self.rows)
+        """Whether a row is exact: held-out NMSE below ``exact_level``; at the default level
+        (exact data) with at most ``_EXACT_FLOATS`` fitted floats, or below 1e-20 (a right
+        formula fits exact data to about 1e-28 whatever its floats; an approximation with
+        many, such as a polynomial for 2 cos(theta), can come within 1e-13)."""
+        strict = self.exact_level <= _EXACT
+        return any(r["nmse"] < self.exact_level and (
+            not strict or r["nmse"] < 1e-20 or _n_floats(r["formula"]) <= _EXACT_FLOATS)
+            for r in self.rows)
 
     def choice(self) -> dict | None:
         """The row of least BIC (``_bic``)."""

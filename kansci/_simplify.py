@@ -46,8 +46,9 @@ def tidy_exact(expr: sympy.Expr, seconds: float = SIMPLIFY_S) -> sympy.Expr:
     return out.xreplace({d: f for f, d in floats.items()})
 
 
-class _OutOfTime(Exception):
-    pass
+class _OutOfTime(BaseException):
+    """Not an Exception: sympy catches those in places (inside factor and trigsimp), which
+    swallowed the timer's signal and let one simplification run for 15 s past its time."""
 
 
 class _NoTimer(Exception):

@@ -151,3 +151,21 @@ def test_snap_constant_with_a_standard_error(value, se, expected):
         assert isinstance(got, sympy.Float)
     else:
         assert got == expected
+
+
+def test_a_time_limit_is_not_swallowed_by_code_that_catches_exceptions():
+    # sympy catches Exception in places (factor, trigsimp): the timer must get through
+    import time
+
+    from kansci._simplify import within
+
+    def stubborn():
+        stop = time.monotonic() + 3.0
+        while time.monotonic() < stop:
+            try:
+                sum(range(10000))
+            except Exception:  # noqa: BLE001 - what sympy does
+                pass
+        return "ran to the end"
+
+    assert within(0.1, stubborn, "stopped") == "stopped"
