@@ -310,6 +310,31 @@ def rational_of_target(x: Tensor, y: Tensor, symbols):
     return out
 
 
+def _sparse_null(a: Tensor, scale: Tensor, max_terms: int, u: Tensor | None = None,
+                 cuts=(1e-6, 1e-4)) -> Tensor | None:
+    """The null vector of the columns a (n, m) (scaled by ``scale``; ``u`` if it is known)
+    with at most ``max_terms`` non-zero entries, or None: ill-conditioned columns (x and
+    exp(x)) blur a sparse null vector, so while it has too many entries, those below each
+    relative ``cut`` in turn are dropped and the vector solved again on the rest."""
+    m = a.shape[1]
+    keep = torch.arange(m)
+    try:
+        if u is None:
+            u = torch.linalg.svd(a / scale, full_matrices=False)[2][-1]
+        for cut in cuts:
+            if len(keep) <= max_terms:
+                break
+            keep = keep[u.abs() >= cut * u.abs().max()]
+            u = torch.linalg.svd(a[:, keep] / scale[keep], full_matrices=False)[2][-1]
+    except RuntimeError:
+        return None
+    if len(keep) > max_terms:
+        return None
+    coef = torch.zeros(m, dtype=a.dtype)
+    coef[keep] = u / scale[keep]
+    return coef
+
+
 def quadratic(x: Tensor, y: Tensor, symbols, max_terms: int = 8, exact: float = 1e-20):
     """y as a root of A(x) y^2 + B(x) y + C(x) = 0 with A, B, C polynomials of degree 1, then
     2 (for at most 3 variables): the coefficients are the null vector of the columns
@@ -326,21 +351,10 @@ def quadratic(x: Tensor, y: Tensor, symbols, max_terms: int = 8, exact: float = 
         a = torch.cat([mono * y[:, None] ** 2, mono * y[:, None], mono], 1)
         if 3 * a.shape[1] > n:
             return None
-        scale = a.norm(dim=0).clamp_min(1e-300)
-        keep, u = torch.arange(3 * k), None
-        for cut in (0.0, 1e-9, 1e-6, 1e-4):
-            if u is not None:
-                keep = keep[u.abs() >= cut * u.abs().max()]
-            try:
-                u = torch.linalg.svd(a[:, keep] / scale[keep], full_matrices=False)[2][-1]
-            except RuntimeError:
-                break
-            if len(keep) <= max_terms:
-                break
-        if u is None or len(keep) > max_terms:
+        coef = _sparse_null(a, a.norm(dim=0).clamp_min(1e-300), max_terms,
+                            cuts=(1e-9, 1e-6, 1e-4))
+        if coef is None:
             continue
-        coef = torch.zeros(3 * k, dtype=a.dtype)
-        coef[keep] = u / scale[keep]
         ca = coef[:k]
         if not bool((ca != 0).any()):  # rational: the rational route's
             continue
@@ -478,21 +492,9 @@ def rational(x: Tensor, y: Tensor, symbols, max_unknowns: int = 200, exact: floa
         big = coef.abs().max()
         coef = torch.where(coef.abs() < 1e-9 * big, torch.zeros_like(coef), coef)
         if max_terms is not None and int((coef != 0).sum()) > max_terms:
-            # ill-conditioned columns (x and exp(x)) blur a sparse null vector: columns of
-            # small weight dropped and the vector solved again on the rest
-            keep, u = torch.arange(m), vh[-1]
-            for cut in (1e-6, 1e-4):
-                keep = keep[u.abs() >= cut * u.abs().max()]
-                try:
-                    u = torch.linalg.svd(a[:, keep] / scale[keep], full_matrices=False)[2][-1]
-                except RuntimeError:
-                    break
-                if len(keep) <= max_terms:
-                    break
-            if len(keep) > max_terms:
+            coef = _sparse_null(a, scale, max_terms, vh[-1])
+            if coef is None:
                 continue
-            coef = torch.zeros(m, dtype=a.dtype)
-            coef[keep] = u / scale[keep]
         p_c, q_c = coef[:pc.shape[1]], coef[pc.shape[1]:]
         den = qc @ q_c
         if bool((den == 0).any()):
