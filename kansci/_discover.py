@@ -72,6 +72,8 @@ _EXACT_FLOATS = 4  # fitted floats an exact formula above 1e-20 may have (``_Sea
 _MAX_TRAIN = 3000  # samples used to train the networks (the rest only score)
 _MAX_DEPTH = 3  # reductions (``_reduce``) applied in a row at most
 _SUB_SHARE = 0.85  # of the time left, what a sub-problem after units may use for its search
+_SCALING_SHARE = 0.5  # of the time left, what the scaling route may use
+_SCALING_FIT = 1000  # samples the scaling route's surrogate is trained on
 _SHARE = 0.7  # of the time left, what separated parts may use together (the rest: other routes)
 _MIN_SAMPLES = 8  # below this discover refuses; below _FEW it warns and cross-validates
 _FEW = 20
@@ -492,39 +494,10 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
 
 def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, end,
                       progress) -> _Search:
-    """Solve y / s = F(Pi) for each reduction in turn (each but the last gets half the time
-    left; an exact answer ends the search), put the proposals of the Pareto front (the six
-    most accurate) and the pick back together as s F(Pi), refit and snap them against y
-    (the pick is made there, on y), and keep those that are dimensionally consistent."""
+    """The reductions solved (``_through``; the pick is made on y), keeping the formulas that
+    are dimensionally consistent."""
     top = _search_for(x, y, symbols, seed, end)
-    for k, red in enumerate(reductions):
-        now = time.monotonic()
-        if now > deadline or top.exact():
-            break
-        share = 1.0 if k == len(reductions) - 1 else 0.5
-        sub_deadline = now + share * (deadline - now)
-        sub_end = now + share * _SUB_SHARE * (end - now)  # the rest: putting answers back
-        try:
-            pis, scale = red.apply(x, names)
-        except ValueError:  # a fractional power of a negative column: not this reduction
-            continue
-        t = y / scale
-        source = f"units: {red.scale_expr(symbols)}"
-        # y / s a constant: the plainest consistent law, and the whole answer without groups
-        top.add(sympy.Float(float(t.mean())) * red.scale_expr(symbols), source)
-        if pis.shape[1] == 0:
-            continue
-        pi_symbols = [sympy.Dummy(f"Pi_{g + 1}") for g in range(pis.shape[1])]
-        sub = _solve(pis, t, pi_symbols, seed, sub_deadline, 0, progress, end=sub_end)
-        pick = sub.choice()
-        picks = _front(sub.rows)[-6:] + ([pick] if pick else [])
-        seen = set()
-        for r in picks:
-            if str(r["formula"]) in seen:  # past the end, add() records it as it is
-                continue
-            seen.add(str(r["formula"]))
-            full = red.formula(r["formula"], pi_symbols, symbols)
-            top.add(full, f"{source}, {r['source']}", r["model"])
+    _through(top, x, y, symbols, names, reductions, seed, deadline, end, progress, "units")
     kept = []
     for r in top.rows:
         f = r["formula"]
@@ -538,6 +511,52 @@ def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, en
             kept.append(r)
     top.rows = kept
     return top
+
+
+def _through(top: _Search, x, y, symbols, names, reductions, seed, deadline, end,
+             progress=False, label: str = "units", depth: int = 0,
+             check: float | None = None) -> None:
+    """Solve y / s = F(Pi) for each reduction in turn (each but the last gets half the time
+    left; an exact row of ``top`` ends it) and add to ``top`` the proposals of each
+    sub-problem's Pareto front (the six most accurate) and its pick, put back together as
+    s F(Pi) (``top`` refits and snaps them against y). With ``check``, a reduction is
+    solved only if y / s looks like a function of the groups: its noise level over them
+    (``noise_level``, a fraction of std) at most ``check``; a wrong one leaves the other
+    variables' effect as noise (10% to 70% of std where right ones gave 1e-7)."""
+    for k, red in enumerate(reductions):
+        now = time.monotonic()
+        if now > deadline or top.exact():
+            break
+        share = 1.0 if k == len(reductions) - 1 else 0.5
+        sub_deadline = now + share * (deadline - now)
+        sub_end = now + share * _SUB_SHARE * (end - now)  # the rest: putting answers back
+        try:
+            pis, scale = red.apply(x, names)
+        except ValueError:  # a fractional power of a negative column: not this reduction
+            continue
+        t = y / scale
+        source = f"{label}: {red.scale_expr(symbols)}"
+        # y / s a constant: the plainest consistent law, and the whole answer without groups
+        top.add(sympy.Float(float(t.mean())) * red.scale_expr(symbols), source)
+        if pis.shape[1] == 0:
+            continue
+        if check is not None:
+            level = noise_level(pis, t)
+            if pis.shape[1] == 1:
+                level = min(level, _noise_1d(pis, t))
+            if not level <= check:
+                continue
+        pi_symbols = [sympy.Dummy(f"Pi_{g + 1}") for g in range(pis.shape[1])]
+        sub = _solve(pis, t, pi_symbols, seed, sub_deadline, depth, progress, end=sub_end)
+        pick = sub.choice()
+        picks = _front(sub.rows)[-6:] + ([pick] if pick else [])
+        seen = set()
+        for r in picks:
+            if str(r["formula"]) in seen:  # past the end, add() records it as it is
+                continue
+            seen.add(str(r["formula"]))
+            full = red.formula(r["formula"], pi_symbols, symbols)
+            top.add(full, f"{source}, {r['source']}", r["model"])
 
 
 def _front(rows) -> list[dict]:
@@ -617,6 +636,24 @@ def noise_level(x: Tensor, y: Tensor, queries: int = 2000, k: int = 10) -> float
     return math.sqrt(max(intercept, 0.0)) / sd
 
 
+def _noise_1d(x: Tensor, y: Tensor) -> float:
+    """The noise of y over one variable as a fraction of std(y), from each sample's distance
+    to the straight line through its two neighbours in x (exact data: its curvature, a tiny
+    amount at dense samples): the median of these, over the noise they would have alone,
+    is robust to the few places where y turns fast between sparse samples, which lift the
+    Gamma test's mean (exp(x) - 1 on [0, 12.5]: 6% of std(y) for exact data). x (n, 1)."""
+    order = x[:, 0].argsort()
+    u, v = x[order, 0], y[order]
+    keep = torch.cat([torch.tensor([True]), u[1:] > u[:-1]])
+    u, v = u[keep], v[keep]
+    sd = float(y.std())
+    if len(u) < 5 or sd == 0:
+        return 0.0
+    w = (u[2:] - u[1:-1]) / (u[2:] - u[:-2])  # (m - 2,) weight of the left neighbour
+    r = (v[1:-1] - w * v[:-2] - (1 - w) * v[2:]) / (1 + w ** 2 + (1 - w) ** 2).sqrt()
+    return 1.4826 * float(r.abs().median()) / sd
+
+
 def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT) -> _Search:
     """An empty search over (x, y): 20% of the samples (at least 4, chosen by ``seed``) held
     out to score, at most ``_MAX_TRAIN`` of the rest to fit. A held-out NMSE below ``exact``
@@ -626,10 +663,11 @@ def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT) -> _Search:
     n_val = max(4, x.shape[0] // 5)
     val, fit = order[:n_val], order[n_val:][:_MAX_TRAIN]
     if x.shape[1] == 1 and x.shape[0] >= 100:
-        # one variable: the Gamma test's noise level is sharp, and a formula whose held-out
-        # error is within sampling error of it leaves nothing to explain (ends the search);
+        # one variable: the noise level is sharp (the Gamma test's, or the neighbours' median
+        # where lower: ``_noise_1d``), and a formula whose held-out error is within sampling
+        # error of it leaves nothing to explain (ends the search);
         # below 0.1% of std(y) the data may be exact and only an exact formula ends it
-        level = noise_level(x, y)
+        level = min(noise_level(x, y), _noise_1d(x, y))
         if level > 1e-3:
             exact = max(exact, level ** 2 * (1 + 3 * math.sqrt(2 / n_val)))
     return _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
@@ -652,6 +690,7 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         ("rational", lambda: (routes.rational_of_target(xf, yf, symbols), None)),
         ("log-linear", lambda: (routes.log_linear(xf, yf, symbols, noisy=True), None)),
         ("periodic", lambda: (routes.periodic(xf, yf, symbols), None)),
+        ("scaling", lambda: _scaled(search, seed, deadline, depth, end)),
         ("additive", lambda: sep("add")),
         ("multiplicative", lambda: sep("mul")),
         # on noisy data (one variable: the Gamma test's level) a fit as close as the noise
@@ -702,6 +741,59 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
             break
     bar.close()
     return search
+
+
+def _scaled(search: _Search, seed, deadline, depth, end=math.inf):
+    """Proposals from the scaling symmetries of the data, added to ``search``: a surrogate
+    KAN of log|y| (of y where y changes sign) over log|x_i| (x_i where x_i changes sign) is
+    differentiated, and the symmetries it shows (``_reduce.scalings``) serve as the
+    dimensions of the variables would: the problem is reduced by Buckingham's theorem and
+    solved as with units (``_through``, checked: the surrogate's symmetries are only near
+    ones where a small term breaks them), in at most ``_SCALING_SHARE`` of the time left. The
+    units of a law give it such symmetries whether or not they are known: t / (R C), E / (R T)
+    and the like are found without them. Returns ([], the surrogate)."""
+    x, y, symbols = search.x_fit, search.y_fit, search.symbols
+    d = x.shape[1]
+    if d < 2 or depth > 0 or x.shape[0] < 10 * (d + 1):
+        return [], None
+    logs = [routes.one_sign(c) for c in x.t()]
+    u = torch.stack([c.abs().log() if lg else c for c, lg in zip(x.t(), logs)], 1)
+    log_y = routes.one_sign(y)
+    t = y.abs().log() if log_y else y
+    mu, sd = float(t.mean()), float(t.std()) or 1.0
+    # smooth and cheap: cubic edges on 3 intervals, 1000 samples (the gradients' quality
+    # decides; a finer grid fits the values closer but differentiates worse)
+    model = routes.train([d, 2 * d + 1, 1], u[:_SCALING_FIT], ((t - mu) / sd)[:_SCALING_FIT],
+                         seed, tries=1, grid=3, fine=0, steps=200, deadline=deadline)
+
+    def f(z):
+        return model(z)[:, 0] * sd + mu
+
+    g = reduce.gradient(f, u)  # d f / d u_i: x_i d f / d x_i for the log columns
+    g = torch.where(torch.tensor(logs), g, g * x)
+    with torch.no_grad():
+        rhs = torch.ones_like(t) if log_y else f(u)
+    names = [str(s) for s in symbols]
+    check = 2 * noise_level(x, y) + 1e-3  # a reduction's groups must explain y as well
+    now = time.monotonic()
+    sub_deadline = now + _SCALING_SHARE * (deadline - now)
+    sub_end = now + _SCALING_SHARE * (end - now)
+    bases = reduce.scalings(torch.cat([g, -rhs[:, None]], 1))
+    for k, basis in enumerate(bases):
+        now = time.monotonic()
+        if now > sub_deadline or search.exact():
+            break
+        share = 1.0 if k == len(bases) - 1 else 0.5  # the next basis: the rest
+        until, until_end = now + share * (sub_deadline - now), now + share * (sub_end - now)
+        tags = [f"[scaling {j + 1}]" for j in range(len(basis))]
+        dims = [{b: v[i] for b, v in zip(tags, basis)} for i in range(d)]
+        try:
+            reductions = buckingham(dims, {b: v[d] for b, v in zip(tags, basis)})
+        except ValueError:  # y's scaling is none of the inputs': no reduction
+            continue
+        _through(search, x, y, symbols, names, reductions, seed, until, until_end,
+                 label="scaling", depth=depth + 1, check=check)
+    return [], model
 
 
 def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):

@@ -9,6 +9,11 @@ is evaluated where the data has no samples and differentiated. Three reductions 
   or x_i x_j, i.e. the partial derivatives obey a fixed linear relation
   (d_i f + d_j f = 0, d_i f - d_j f = 0, x_i d_i f + x_j d_j f = 0, x_i d_i f - x_j d_j f = 0)
   -> the pair becomes one new variable; the targets stay the measured ones;
+* scaling symmetry: f(lambda^c_1 x_1, .., lambda^c_d x_d) = lambda^e f(x) for every lambda > 0,
+  i.e. sum_i c_i x_i d_i f = e f at every sample: (c, e) is a null vector of the (N, d + 1)
+  matrix [x_i d_i f, -f] (of [d log|f| / d log|x_i|, -1] for f of one sign). A basis of
+  these acts as the dimensions of the variables would (base k: x_i carries c_ki, f carries
+  e_k), so Buckingham's theorem reduces the problem as units do, without units;
 * separability: with a, b two random samples and the other variables held at a third,
       D+ = f(a_i, a_j) + f(b_i, b_j) - f(a_i, b_j) - f(b_i, a_j)
       D* = f(a_i, a_j) f(b_i, b_j) - f(a_i, b_j) f(b_i, a_j)
@@ -28,6 +33,8 @@ one noise level when the caller's value is too low).
 from __future__ import annotations
 
 import itertools
+import math
+from fractions import Fraction
 from typing import Callable, NamedTuple
 
 import torch
@@ -97,6 +104,82 @@ def symmetries(g: Tensor, x: Tensor, threshold: float) -> list[Symmetry]:
             if score < threshold:
                 found.append(Symmetry(i, j, kind, score))
     return sorted(found, key=lambda s: s.score)
+
+
+_RATIOS = tuple(sorted({Fraction(sign * p, q) for p in (1, 2, 3) for q in (1, 2, 3)
+                        for sign in (1, -1)}, key=lambda r: (r.denominator, abs(r), -r)))
+
+
+def _sparse_vectors(d: int, max_support: int = 3) -> list[tuple[Fraction, ...]]:
+    """Candidate exponent vectors over d variables: one variable alone (1), or two or three
+    with the first 1 and the others from ``_RATIOS``; simplest first."""
+    out = []
+    for k in range(1, max_support + 1):
+        for support in itertools.combinations(range(d), k):
+            for rest in itertools.product(_RATIOS, repeat=k - 1):
+                v = [Fraction(0)] * d
+                v[support[0]] = Fraction(1)
+                for j, r in zip(support[1:], rest):
+                    v[j] = r
+                out.append(tuple(v))
+    return out
+
+
+def _simplicity(v) -> tuple:
+    return (sum(1 for c in v[:-1] if c), max(c.denominator for c in v),
+            max(abs(c) for c in v[:-1]), sum(abs(c) for c in v[:-1]))
+
+
+def scalings(a: Tensor, gap: float = 3.0, largest: float = 0.3, angle: float = 0.05,
+             tries: int = 2) -> list[list[tuple[Fraction, ...]]]:
+    """Bases of the scaling symmetries (c, e) that ``a`` (N, d + 1) shows: rows
+    [x_1 d_1 f, .., x_d d_d f, -f] at N samples (or [d log|f| / d log|x_i|, -1] for f of
+    one sign), so that a @ (c, e) = 0. Each basis is a list of vectors (c_1, .., c_d, e) of
+    Fractions; up to ``tries`` bases, one per likely number p of symmetries, most likely
+    first.
+
+    With the columns scaled to unit rms and the singular values divided by sqrt(N), p is
+    likely when the p smallest stay below ``largest`` and the next one is ``gap`` times
+    larger; the p right singular vectors span the symmetries. Any vector of that space is a
+    symmetry, so the basis is built from the simplest: sparse candidates c (``_sparse_vectors``)
+    with e = <a_c, f> / <f, f> rounded to a fraction of denominator <= 4 (within 0.1), kept
+    when their angle to the space is below ``angle`` (radians), taken greedily simplest first
+    while they are independent. Fewer than p may be found: the problem then shrinks less."""
+    from ._units import _rank
+
+    n, m = a.shape
+    d = m - 1
+    scale = a.square().mean(0).sqrt()
+    if d < 2 or n < 2 * m or not bool(torch.isfinite(a).all()) or bool((scale == 0).any()):
+        return []
+    _, s, vh = torch.linalg.svd(a / scale, full_matrices=False)
+    s = s / math.sqrt(n)
+    likely = [(float(s[m - p - 1] / s[m - p].clamp_min(1e-300)), p) for p in range(1, m - 1)
+              if float(s[m - p]) < largest]
+    likely = sorted(((r, p) for r, p in likely if r >= gap), reverse=True)[:tries]
+    if not likely:
+        return []
+    vectors = _sparse_vectors(d)
+    c = torch.tensor([[float(v) for v in vec] for vec in vectors], dtype=a.dtype)  # (K, d)
+    f = -a[:, d]
+    e = (a[:, :d] @ c.t()).t() @ f / f.dot(f)  # (K,) least squares: a_c = e f
+    rounded = [Fraction(float(v)).limit_denominator(4) for v in e.tolist()]
+    near = [abs(float(r) - float(v)) <= 0.1 for r, v in zip(rounded, e.tolist())]
+    full = [vec + (r,) for vec, r in zip(vectors, rounded)]
+    w = torch.cat([c, torch.tensor([[float(r)] for r in rounded], dtype=a.dtype)], 1) * scale
+    w = w / w.norm(dim=1, keepdim=True)  # (K, m) unit vectors in the scaled coordinates
+    out = []
+    for _, p in likely:
+        basis = vh[m - p:]  # (p, m) orthonormal
+        off = (w - (w @ basis.t()) @ basis).norm(dim=1)  # sine of the angle to the space
+        ok = [k for k in range(len(full)) if near[k] and float(off[k]) < angle]
+        chosen: list[tuple[Fraction, ...]] = []
+        for k in sorted(ok, key=lambda k: (_simplicity(full[k]), float(off[k]))):
+            if len(chosen) < p and _rank(list(chosen) + [full[k]], m) > len(chosen):
+                chosen.append(full[k])
+        if chosen:
+            out.append(chosen)
+    return out
 
 
 def combine(kind: str, xi, xj):

@@ -54,14 +54,29 @@ def test_discover_finds_a_product_whose_factors_change_sign():
 
 def test_discover_reduces_a_problem_no_single_network_route_solves():
     # x0 x1 + sin(x2): not additive in the variables, not a product, not one outer function
-    # of a sum; the surrogate shows that x0, x1 enter only as x0 x1, and the problem in
-    # (x2, x0 x1) is additive
+    # of a sum; a surrogate shows that x0, x1 enter only as x0 x1 (a pair symmetry, or the
+    # scaling x0 -> s x0, x1 -> x1 / s), and the problem in (x0 x1, x2) is additive
     X, y = _data(lambda x: x[:, 0] * x[:, 1] + torch.sin(2 * x[:, 2]), 3, n=1000)
     res = ks.discover(X, y, names=["a", "b", "c"], progress=False)
     a, b, c = sympy.symbols("a b c")
     assert _equal(res.formula, a * b + sympy.sin(2 * c))
     chosen = res.equations[res.equations["formula"] == res.formula]
-    assert "reduced" in set(chosen["source"])
+    assert {s.split(":")[0].split(",")[0] for s in chosen["source"]} & {"reduced", "scaling"}
+
+
+def test_discover_finds_the_dimensionless_groups_without_units():
+    # V0 (1 - exp(-t / (R C))): the data are unchanged when R and C scale oppositely, or t
+    # with R, and scale with V0; those symmetries reduce it to 1 - exp(-Pi), Pi = t / (R C)
+    gen = torch.Generator().manual_seed(1)
+    lo = torch.tensor([1.0, 0.0, 1.0, 0.1], dtype=torch.float64)
+    hi = torch.tensor([12.0, 5.0, 10.0, 1.0], dtype=torch.float64)
+    X = lo + (hi - lo) * torch.rand(4000, 4, generator=gen, dtype=torch.float64)
+    y = X[:, 0] * (1 - torch.exp(-X[:, 1] / (X[:, 2] * X[:, 3])))
+    res = ks.discover(X, y, names=["V0", "t", "R", "C"], progress=False, budget_s=30)
+    V0, t, R, C = sympy.symbols("V0 t R C")
+    assert _equal(res.formula, V0 * (1 - sympy.exp(-t / (R * C))))
+    chosen = res.equations[res.equations["formula"] == res.formula]
+    assert any(s.startswith("scaling: V0") for s in chosen["source"])
 
 
 def test_simplify_is_stopped_after_its_time_limit():

@@ -46,6 +46,57 @@ def test_no_symmetry_when_there_is_none():
     assert all(s.kind != "ratio" for s in found)
 
 
+def _scaling_rows(f, x, log: bool):
+    """[x_i d_i f, -f] or, for f of one sign, [d log f / d log x_i, -1]: (N, d + 1)."""
+    g = reduce.gradient(f, x) * x
+    with torch.no_grad():
+        v = f(x)
+    if log:
+        return torch.cat([g / v[:, None], -torch.ones(len(x), 1, dtype=x.dtype)], 1)
+    return torch.cat([g, -v[:, None]], 1)
+
+
+def _span(rows, m):
+    """The row space of Fraction vectors as a sympy Matrix in reduced echelon form."""
+    return sympy.Matrix([[sympy.Rational(v.numerator, v.denominator) for v in r]
+                         for r in rows]).rref()[0][:len(rows), :m]
+
+
+def test_scalings_of_arrhenius_are_its_units():
+    # A exp(-E / (R T)): A alone (f scales with it), E with R, E with T (f scales with T^0)
+    x = _samples(4, 0.5, 2.0, n=2000)
+    f = lambda z: z[:, 0] * torch.exp(-3 * z[:, 1] / (z[:, 2] * z[:, 3]))  # noqa: E731
+    want = [[1, 0, 0, 0, 1], [0, 1, 1, 0, 0], [0, 1, 0, 1, 0]]
+    for log in (True, False):
+        bases = reduce.scalings(_scaling_rows(f, x, log), largest=1e-6)  # exact gradients
+        assert bases, log
+        assert len(bases[0]) == 3
+        assert _span(bases[0], 5) == sympy.Matrix(want).rref()[0]
+        # the simplest members: sparse, small integers
+        assert all(sum(1 for v in r[:-1] if v) <= 2 for r in bases[0])
+
+
+def test_scalings_with_a_half_power_and_a_sign_change():
+    # V sqrt(L / C) sin(t / sqrt(L C)): f changes sign, exponents are halves
+    x = _samples(4, 0.5, 2.0, n=2000)
+    f = lambda z: z[:, 0] * torch.sqrt(z[:, 1] / z[:, 2]) * torch.sin(  # noqa: E731
+        3 * z[:, 3] / torch.sqrt(z[:, 1] * z[:, 2]))
+    bases = reduce.scalings(_scaling_rows(f, x, log=False), largest=1e-6)
+    want = [[1, 0, 0, 0, 1], [0, 2, 0, 1, 1], [0, 0, 2, 1, -1]]
+    assert _span(bases[0], 5) == sympy.Matrix(want).rref()[0]
+
+
+def test_no_scalings_without_a_symmetry():
+    x = _samples(2, 0.5, 2.0, n=2000)
+    for f, log in ((lambda z: z[:, 0] + z[:, 1] ** 2 + 1, False),
+                   (lambda z: torch.exp(z[:, 0]) * (z[:, 1] + 1), True)):
+        assert reduce.scalings(_scaling_rows(f, x, log), largest=1e-6) == []
+    # three positive columns are never far from dependent: what counts as zero must come
+    # from the gradients' error (here 6% of the columns' rms passes for a symmetry)
+    a = _scaling_rows(lambda z: z[:, 0] + z[:, 1] ** 2 + 1, x, False)
+    assert reduce.scalings(a, largest=0.3) != []
+
+
 def test_combine_on_tensors_and_symbols():
     a, b = sympy.symbols("a b")
     assert reduce.combine("ratio", a, b) == a / b
