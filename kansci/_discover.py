@@ -13,6 +13,9 @@ Several routes propose formulas, cheapest first, each read off a trained KAN:
   x_j log|x_i| (x^2 exp(-x^2 / 2), p (V1 / V2)^gamma, (L/K)^n / (1 + (L/K)^n));
 * periodic: P(x_i) + A(x_i) sin(w x_i + phi), w from a periodogram (oscillations too fast
   for a spline grid);
+* scaling (no units): the scalings x_i -> s^c_i x_i, y -> s^e y that leave the data's law
+  unchanged, read off the gradients of a surrogate KAN (``_reduce.scalings``), serve as the
+  dimensions of the variables: y = s(x) F(Pi) as with units (``_scaled``);
 * additive:        y = sum_i g_i(x_i)           (a [d, 1] KAN, each edge snapped);
 * multiplicative:  y = prod_i g_i(x_i)          (a [d, 1] KAN on log|y|, exp of each edge snapped);
 * composition (one variable): y = c f(a h(x) + b) + d for every pair of library functions;
