@@ -13,11 +13,11 @@ Several routes propose formulas, cheapest first, each read off a trained KAN:
   x_j log|x_i| (x^2 exp(-x^2 / 2), p (V1 / V2)^gamma, (L/K)^n / (1 + (L/K)^n));
 * periodic: P(x_i) + A(x_i) sin(w x_i + phi), w from a periodogram (oscillations too fast
   for a spline grid);
+* additive:        y = sum_i g_i(x_i)           (a [d, 1] KAN, each edge snapped);
+* multiplicative:  y = prod_i g_i(x_i)          (a [d, 1] KAN on log|y|, exp of each edge snapped);
 * scaling (no units): the scalings x_i -> s^c_i x_i, y -> s^e y that leave the data's law
   unchanged, read off the gradients of a surrogate KAN (``_reduce.scalings``), serve as the
   dimensions of the variables: y = s(x) F(Pi) as with units (``_scaled``);
-* additive:        y = sum_i g_i(x_i)           (a [d, 1] KAN, each edge snapped);
-* multiplicative:  y = prod_i g_i(x_i)          (a [d, 1] KAN on log|y|, exp of each edge snapped);
 * composition (one variable): y = c f(a h(x) + b) + d for every pair of library functions;
 * a separated formula (additive, multiplicative, reduced) that is close to the data gets its
   least clean part solved again on the data themselves, the other parts subtracted or divided
@@ -475,7 +475,7 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     deadline = math.inf if budget_s is None else start + 0.75 * float(budget_s)
     end = math.inf if budget_s is None else start + 0.95 * float(budget_s)
     if dims is None:
-        search = _solve(x, y, symbols, seed, deadline, 0, progress, end=end)
+        search = _solve(x, y, symbols, seed, deadline, 0, progress, end=end, measured=True)
     else:
         search = _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, end,
                                    progress)
@@ -499,7 +499,7 @@ def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, en
                       progress) -> _Search:
     """The reductions solved (``_through``; the pick is made on y), keeping the formulas that
     are dimensionally consistent."""
-    top = _search_for(x, y, symbols, seed, end)
+    top = _search_for(x, y, symbols, seed, end, measured=True)
     _through(top, x, y, symbols, names, reductions, seed, deadline, end, progress, "units")
     kept = []
     for r in top.rows:
@@ -550,7 +550,8 @@ def _through(top: _Search, x, y, symbols, names, reductions, seed, deadline, end
             if not level <= check:
                 continue
         pi_symbols = [sympy.Dummy(f"Pi_{g + 1}") for g in range(pis.shape[1])]
-        sub = _solve(pis, t, pi_symbols, seed, sub_deadline, depth, progress, end=sub_end)
+        sub = _solve(pis, t, pi_symbols, seed, sub_deadline, depth, progress, end=sub_end,
+                     measured=True)
         pick = sub.choice()
         picks = _front(sub.rows)[-6:] + ([pick] if pick else [])
         seen = set()
@@ -657,30 +658,38 @@ def _noise_1d(x: Tensor, y: Tensor) -> float:
     return 1.4826 * float(r.abs().median()) / sd
 
 
-def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT) -> _Search:
+def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT, measured: bool = False
+                ) -> _Search:
     """An empty search over (x, y): 20% of the samples (at least 4, chosen by ``seed``) held
     out to score, at most ``_MAX_TRAIN`` of the rest to fit. A held-out NMSE below ``exact``
-    ends the search (for one variable: also one within sampling error of the noise level)."""
+    ends the search (for one variable: also one within sampling error of the noise level).
+    ``measured``: y are the data's own values (or over an exact scale), not values that carry
+    a smooth error of their own (a peeled part: the data over an approximate other part)."""
     gen = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(x.shape[0], generator=gen)
     n_val = max(4, x.shape[0] // 5)
     val, fit = order[:n_val], order[n_val:][:_MAX_TRAIN]
     if x.shape[1] == 1 and x.shape[0] >= 100:
-        # one variable: the noise level is sharp (the Gamma test's, or the neighbours' median
-        # where lower: ``_noise_1d``), and a formula whose held-out error is within sampling
-        # error of it leaves nothing to explain (ends the search);
-        # below 0.1% of std(y) the data may be exact and only an exact formula ends it
-        level = min(noise_level(x, y), _noise_1d(x, y))
+        # one variable: the Gamma test's noise level is sharp, and a formula whose held-out
+        # error is within sampling error of it leaves nothing to explain (ends the search);
+        # below 0.1% of std(y) the data may be exact and only an exact formula ends it. For
+        # measured y the neighbours' median (``_noise_1d``) where lower: the Gamma test reads
+        # fast turns between sparse samples as noise; a smooth error it reads as noise too,
+        # rightly for a peeled part, which is then as exact as it can be
+        level = noise_level(x, y)
+        if measured:
+            level = min(level, _noise_1d(x, y))
         if level > 1e-3:
             exact = max(exact, level ** 2 * (1 + 3 * math.sqrt(2 / n_val)))
     return _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
 
 
 def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
-           exact: float = _EXACT, end: float = math.inf) -> _Search:
+           exact: float = _EXACT, end: float = math.inf, measured: bool = False) -> _Search:
     """Run the routes on (x, y) until one is exact (held-out NMSE below ``exact``) or the
-    deadline passes; ``depth`` counts the reductions that led to this problem."""
-    search = _search_for(x, y, symbols, seed, end, exact)
+    deadline passes; ``depth`` counts the reductions that led to this problem; ``measured``
+    as for ``_search_for`` (the data themselves, or over an exact scale)."""
+    search = _search_for(x, y, symbols, seed, end, exact, measured)
     xf, yf = search.x_fit, search.y_fit
     d = x.shape[1]
     net = lambda *args, **kw: routes.network(xf, yf, symbols, seed, *args,  # noqa: E731
@@ -693,9 +702,9 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         ("rational", lambda: (routes.rational_of_target(xf, yf, symbols), None)),
         ("log-linear", lambda: (routes.log_linear(xf, yf, symbols, noisy=True), None)),
         ("periodic", lambda: (routes.periodic(xf, yf, symbols), None)),
-        ("scaling", lambda: _scaled(search, seed, deadline, depth, end)),
         ("additive", lambda: sep("add")),
         ("multiplicative", lambda: sep("mul")),
+        ("scaling", lambda: _scaled(search, seed, deadline, depth, end)),
         # on noisy data (one variable: the Gamma test's level) a fit as close as the noise
         ("composition", lambda: (routes.composition(
             xf, yf, symbols, r2_min=1 - max(1e-6, 2 * search.exact_level)), None)),
@@ -760,6 +769,8 @@ def _scaled(search: _Search, seed, deadline, depth, end=math.inf):
     if d < 2 or depth > 0 or x.shape[0] < 10 * (d + 1):
         return [], None
     logs = [routes.one_sign(c) for c in x.t()]
+    if not any(logs):  # every variable crosses zero: a scaling of them is a rare symmetry
+        return [], None
     u = torch.stack([c.abs().log() if lg else c for c, lg in zip(x.t(), logs)], 1)
     log_y = routes.one_sign(y)
     t = y.abs().log() if log_y else y

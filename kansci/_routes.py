@@ -203,16 +203,18 @@ def wrap(pair):
 
 
 def polynomial_of_target(x: Tensor, y: Tensor, symbols):
-    """y, or for y of one sign y^2, 1/y, 1/y^2 or log|y|, as a sparse polynomial
-    (``polynomial``) in the variables, else in the variables and their reciprocals (degree
-    <= 4), returned as a formula for y: e.g. sqrt(x1^2 + x2^2), 1/sqrt(1 - v^2),
-    1/(1/R1 + 1/R2 + 1/R3)."""
+    """y, or for y of one sign y^2, 1/y, 1/y^2, |y|^(+-2/3) or log|y|, as a sparse
+    polynomial (``polynomial``) in the variables, else in the variables and their reciprocals
+    (degree <= 4), returned as a formula for y: e.g. sqrt(x1^2 + x2^2), 1/sqrt(1 - v^2),
+    1/(1/R1 + 1/R2 + 1/R3), 1/(2 (1 + z^2)^(3/2)) (a loop's field on its axis)."""
     out = []
     transforms = [(y, lambda p: p)]
     if one_sign(y):
         s = float(torch.sign(y[0]))
         transforms += [(y ** 2, lambda p: s * sympy.sqrt(p)), (1 / y, lambda p: 1 / p),
                        (y ** -2, lambda p: s / sympy.sqrt(p)),
+                       (y.abs() ** (2 / 3), lambda p: s * p ** sympy.Rational(3, 2)),
+                       (y.abs() ** (-2 / 3), lambda p: s * p ** sympy.Rational(-3, 2)),
                        (torch.log(y.abs()), lambda p: s * sympy.exp(p))]
     # Laurent polynomials too (monomials in x_i and 1/x_i): 1/(1/R1 + 1/R2), p + q/r ...
     laurent = not bool((x == 0).any())

@@ -380,6 +380,18 @@ def test_rational_forms_of_the_target_and_of_x_and_a_function_of_x(truth, lo, hi
     assert any(_exactly(e, want, [x]) for e in found), found
 
 
+def test_a_power_two_thirds_of_the_target_is_a_polynomial():
+    # a current loop's field on its axis, 1/(2 (1 + z^2)^(3/2)): y^(-2/3) is 2^(2/3) (1 + z^2)
+    from kansci import _routes as routes
+
+    z = sympy.Symbol("z")
+    want = 1 / (2 * (1 + z ** 2) ** sympy.Rational(3, 2))
+    v = torch.linspace(-2.0, 2.0, 2000, dtype=torch.float64)[:, None]
+    y = 0.5 / (1 + v[:, 0] ** 2) ** 1.5
+    found = routes.polynomial_of_target(v, y, [z])
+    assert any(_exactly(e, want, [z]) for e in found), found
+
+
 def test_rational_forms_pass_over_near_fits_of_smooth_functions():
     from kansci import _routes as routes
 
