@@ -524,7 +524,7 @@ def _through(top: _Search, x, y, symbols, names, reductions, seed, deadline, end
     sub-problem's Pareto front (the six most accurate) and its pick, put back together as
     s F(Pi) (``top`` refits and snaps them against y). With ``check``, a reduction is
     solved only if y / s looks like a function of the groups: its noise level over them
-    (``noise_level``, a fraction of std) at most ``check``; a wrong one leaves the other
+    (``_measured_noise``, a fraction of std) at most ``check``; a wrong one leaves the other
     variables' effect as noise (10% to 70% of std where right ones gave 1e-7)."""
     for k, red in enumerate(reductions):
         now = time.monotonic()
@@ -543,12 +543,8 @@ def _through(top: _Search, x, y, symbols, names, reductions, seed, deadline, end
         top.add(sympy.Float(float(t.mean())) * red.scale_expr(symbols), source)
         if pis.shape[1] == 0:
             continue
-        if check is not None:
-            level = noise_level(pis, t)
-            if pis.shape[1] == 1:
-                level = min(level, _noise_1d(pis, t))
-            if not level <= check:
-                continue
+        if check is not None and not _measured_noise(pis, t) <= check:
+            continue
         pi_symbols = [sympy.Dummy(f"Pi_{g + 1}") for g in range(pis.shape[1])]
         sub = _solve(pis, t, pi_symbols, seed, sub_deadline, depth, progress, end=sub_end,
                      measured=True)
@@ -658,6 +654,14 @@ def _noise_1d(x: Tensor, y: Tensor) -> float:
     return 1.4826 * float(r.abs().median()) / sd
 
 
+def _measured_noise(x: Tensor, y: Tensor) -> float:
+    """The noise of measured y (the data, or the data over an exact scale) as a fraction of
+    std(y): the Gamma test's (``noise_level``), for one variable the lower of it and the
+    neighbours' median (``_noise_1d``). x (n, d), y (n,)."""
+    level = noise_level(x, y)
+    return min(level, _noise_1d(x, y)) if x.shape[1] == 1 else level
+
+
 def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT, measured: bool = False
                 ) -> _Search:
     """An empty search over (x, y): 20% of the samples (at least 4, chosen by ``seed``) held
@@ -676,9 +680,7 @@ def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT, measured: bool 
         # measured y the neighbours' median (``_noise_1d``) where lower: the Gamma test reads
         # fast turns between sparse samples as noise; a smooth error it reads as noise too,
         # rightly for a peeled part, which is then as exact as it can be
-        level = noise_level(x, y)
-        if measured:
-            level = min(level, _noise_1d(x, y))
+        level = _measured_noise(x, y) if measured else noise_level(x, y)
         if level > 1e-3:
             exact = max(exact, level ** 2 * (1 + 3 * math.sqrt(2 / n_val)))
     return _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
@@ -787,12 +789,14 @@ def _scaled(search: _Search, seed, deadline, depth, end=math.inf):
     g = torch.where(torch.tensor(logs), g, g * x)
     with torch.no_grad():
         rhs = torch.ones_like(t) if log_y else f(u)
+    bases = reduce.scalings(torch.cat([g, -rhs[:, None]], 1))
+    if not bases:
+        return [], model
     names = [str(s) for s in symbols]
     check = 2 * noise_level(x, y) + 1e-3  # a reduction's groups must explain y as well
     now = time.monotonic()
     sub_deadline = now + _SCALING_SHARE * (deadline - now)
     sub_end = now + _SCALING_SHARE * (end - now)
-    bases = reduce.scalings(torch.cat([g, -rhs[:, None]], 1))
     for k, basis in enumerate(bases):
         now = time.monotonic()
         if now > sub_deadline or search.exact():

@@ -41,6 +41,7 @@ import torch
 from torch import Tensor
 
 from ._hypothesis import connected_groups
+from ._units import _rank
 
 Surrogate = Callable[[Tensor], Tensor]
 
@@ -145,8 +146,6 @@ def scalings(a: Tensor, gap: float = 3.0, largest: float = 0.3, angle: float = 0
     with e = <a_c, f> / <f, f> rounded to a fraction of denominator <= 4 (within 0.1), kept
     when their angle to the space is below ``angle`` (radians), taken greedily simplest first
     while they are independent. Fewer than p may be found: the problem then shrinks less."""
-    from ._units import _rank
-
     n, m = a.shape
     d = m - 1
     scale = a.square().mean(0).sqrt()
