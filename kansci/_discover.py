@@ -77,6 +77,7 @@ _MAX_DEPTH = 3  # reductions (``_reduce``) applied in a row at most
 _SUB_SHARE = 0.85  # of the time left, what a sub-problem after units may use for its search
 _SCALING_SHARE = 0.5  # of the time left, what the scaling route may use
 _SCALING_FIT = 1000  # samples the scaling route's surrogate is trained on
+_NOISY = 1e-3  # noise level (a fraction of std(y)) above which data count as noisy
 _SHARE = 0.7  # of the time left, what separated parts may use together (the rest: other routes)
 _MIN_SAMPLES = 8  # below this discover refuses; below _FEW it warns and cross-validates
 _FEW = 20
@@ -130,6 +131,34 @@ def _fold_numbers(expr: sympy.Expr) -> sympy.Expr:
     if not expr.args:
         return expr
     return expr.func(*[_fold_numbers(a) for a in expr.args])
+
+
+def _unit_sums(expr: sympy.Expr, symbols, x: Tensor) -> sympy.Expr:
+    """Each power (other than a positive integer one) of a sum whose terms all carry a float
+    with that sum's largest term on the data x (n, d) made of unit coefficient:
+    c / sqrt(a M1 + b M2) = (c / sqrt(a)) / sqrt(M1 + (b / a) M2). The scale of the sum and
+    the factor before it are one constant written twice, which the refit cannot pin and
+    snapping cannot read; the ratio left inside snaps (b / a = 1)."""
+    def unit(e):
+        if not (e.is_Pow and e.base.is_Add and e.exp.is_number
+                and not (e.exp.is_Integer and e.exp > 0)):
+            return e
+        terms = [t.as_coeff_Mul() for t in e.base.args]
+        if not all(isinstance(c, sympy.Float) for c, _ in terms):
+            return e
+        sizes = []
+        for c, t in terms:
+            v = _values(c * t, symbols, x)
+            sizes.append(-1.0 if v is None else float(v.square().mean()))
+        lead = max(range(len(terms)), key=lambda j: sizes[j])
+        k = abs(float(terms[lead][0]))
+        if sizes[lead] < 0 or k == 0:
+            return e
+        inner = sympy.Add(*[(sympy.sign(c) if j == lead else c / k) * t
+                            for j, (c, t) in enumerate(terms)])
+        return sympy.Float(k ** float(e.exp)) * inner ** e.exp
+
+    return expr.replace(lambda e: e.is_Pow, unit)
 
 
 def _check_xy(X, y, names):
@@ -318,6 +347,7 @@ class _Search:
         base = within(self.seconds(), lambda: expand_numbers(expr), expr)
         if complexity(base) > max(2 * complexity(expr), 100):  # a product of sums blew up
             base = expr
+        base = _unit_sums(base, self.symbols, self.x_fit)
         current = self.fitted(base)
         if math.isinf(current.nmse) and base is not expr:  # the expansion did not evaluate
             current = self.fitted(expr)
@@ -525,7 +555,9 @@ def _through(top: _Search, x, y, symbols, names, reductions, seed, deadline, end
     s F(Pi) (``top`` refits and snaps them against y). With ``check``, a reduction is
     solved only if y / s looks like a function of the groups: its noise level over them
     (``_measured_noise``, a fraction of std) at most ``check``; a wrong one leaves the other
-    variables' effect as noise (10% to 70% of std where right ones gave 1e-7)."""
+    variables' effect as noise (10% to 70% of std where right ones gave 1e-7). Where y / s
+    is noisy (level above ``_NOISY``) it carries y's noise over |s|: the sub-problem is
+    solved on the samples where that is small (``_precise``)."""
     for k, red in enumerate(reductions):
         now = time.monotonic()
         if now > deadline or top.exact():
@@ -543,7 +575,13 @@ def _through(top: _Search, x, y, symbols, names, reductions, seed, deadline, end
         top.add(sympy.Float(float(t.mean())) * red.scale_expr(symbols), source)
         if pis.shape[1] == 0:
             continue
-        if check is not None and not _measured_noise(pis, t) <= check:
+        level = _measured_noise(pis, t)
+        if level > _NOISY and bool((scale != scale[0]).any()):
+            # y's noise over |s|: solved where it is smallest
+            keep = _precise(scale)
+            pis, t = pis[keep], t[keep]
+            level = _measured_noise(pis, t)
+        if check is not None and not level <= check:
             continue
         pi_symbols = [sympy.Dummy(f"Pi_{g + 1}") for g in range(pis.shape[1])]
         sub = _solve(pis, t, pi_symbols, seed, sub_deadline, depth, progress, end=sub_end,
@@ -557,6 +595,22 @@ def _through(top: _Search, x, y, symbols, names, reductions, seed, deadline, end
             seen.add(str(r["formula"]))
             full = red.formula(r["formula"], pi_symbols, symbols)
             top.add(full, f"{source}, {r['source']}", r["model"])
+
+
+def _precise(scale: Tensor, least: float = 0.25) -> Tensor:
+    """Indices of the samples on which y / s is most precise, for noise of one size in y:
+    that over s has variance 1/s^2, so of the k samples of largest |s| (k at least ``least``
+    of them) the k at which a mean over them is most precise, sum(1/s^2) / k^2 smallest.
+    A scale spanning 1 to 30 in v gives 1/v^4 (v^2 / g): without the slow samples the
+    groups' noise falls from 200% to about 2% of std (projectile height). scale (n,)."""
+    n = scale.shape[0]
+    order = scale.abs().argsort(descending=True)
+    inv = scale[order].abs().clamp_min(1e-300) ** -2
+    k = torch.arange(1, n + 1, dtype=inv.dtype)
+    cost = inv.cumsum(0) / k ** 2
+    first = min(n, max(int(least * n), 1)) - 1
+    best = first + int(cost[first:].argmin())
+    return order[:best + 1]
 
 
 def _front(rows) -> list[dict]:
@@ -724,6 +778,12 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
     if d <= 2:  # a small network is cheaper than a surrogate: try it first
         names = [n for n, _ in steps]
         steps.insert(names.index("reduced"), steps.pop(names.index("outer function")))
+    # on noisy data (one variable) a formula within the noise ends the search only once the
+    # library's compositions were tried: a cubic fits sin(x)^2 / 2 on [0.2, 1.4] as well at 2%
+    wait = search.exact_level > _EXACT
+    if wait:
+        names = [n for n, _ in steps]
+        steps.insert(names.index("additive"), steps.pop(names.index("composition")))
     bar = tqdm(steps, disable=not progress, desc="discover")
     for name, route in bar:
         if time.monotonic() > deadline:
@@ -751,7 +811,8 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
             search.add(peeled, name, model)
             if search.rows[-1] is last or search.rows[-1]["nmse"] >= last["nmse"]:
                 break
-        if search.exact():
+        wait = wait and name != "composition"
+        if search.exact() and not wait:
             break
     bar.close()
     return search
