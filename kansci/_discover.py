@@ -78,6 +78,7 @@ _SUB_SHARE = 0.85  # of the time left, what a sub-problem after units may use fo
 _SCALING_SHARE = 0.5  # of the time left, what the scaling route may use
 _SCALING_FIT = 1000  # samples the scaling route's surrogate is trained on
 _NOISY = 1e-3  # noise level (a fraction of std(y)) above which data count as noisy
+_WAVE_SHARE = 0.2  # of y's variance about its trend a wave along one variable must explain
 _SHARE = 0.7  # of the time left, what separated parts may use together (the rest: other routes)
 _MIN_SAMPLES = 8  # below this discover refuses; below _FEW it warns and cross-validates
 _FEW = 20
@@ -148,7 +149,7 @@ def _unit_sums(expr: sympy.Expr, symbols, x: Tensor) -> sympy.Expr:
             return e
         sizes = []
         for c, t in terms:
-            v = _values(c * t, symbols, x)
+            v = routes.values(c * t, symbols, x)
             sizes.append(-1.0 if v is None else float(v.square().mean()))
         lead = max(range(len(terms)), key=lambda j: sizes[j])
         k = abs(float(terms[lead][0]))
@@ -231,6 +232,7 @@ class _Search:
         self.x_fit, self.y_fit, self.x_val, self.y_val = x_fit, y_fit, x_val, y_val
         self.var = float(y_val.var()) if len(y_val) > 1 else 1.0
         self.rows: list[dict] = []
+        self.noisy = False  # whether the data are known to be noisy (``_search_for``)
 
     def seconds(self) -> float:
         """Time one simplification may take: ``SIMPLIFY_S``, or what is left of the budget."""
@@ -391,19 +393,6 @@ class _Search:
                                              r["complexity"]))
 
 
-def _values(expr: sympy.Expr, symbols, x: Tensor) -> Tensor | None:
-    """``expr`` evaluated on x (n, d): (n,), or None where it cannot be evaluated there or is
-    complex or not finite somewhere."""
-    try:
-        with torch.no_grad():
-            v = Formula(expr, symbols).torch()(x)
-    except Exception:  # noqa: BLE001 - a formula that cannot be evaluated here
-        return None
-    if v.is_complex() or not bool(torch.isfinite(v).all()):
-        return None
-    return v
-
-
 def _on_domain(expr: sympy.Expr, symbols, x: Tensor, seconds: float) -> sympy.Expr:
     """``expr`` simplified on the domain of the data x (n, d): variables that are positive
     there are simplified as positive symbols (sqrt(a^2 b) = a sqrt(b)), and a squared factor
@@ -415,7 +404,7 @@ def _on_domain(expr: sympy.Expr, symbols, x: Tensor, seconds: float) -> sympy.Ex
     back = {d: s for s, d in pos.items()}
 
     def sign_on_data(f: sympy.Expr) -> int:
-        v = _values(f.xreplace(back), symbols, x)
+        v = routes.values(f.xreplace(back), symbols, x)
         if v is None:  # the sign is not known
             return 0
         return 1 if bool((v > 0).all()) else (-1 if bool((v < 0).all()) else 0)
@@ -727,17 +716,21 @@ def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT, measured: bool 
     order = torch.randperm(x.shape[0], generator=gen)
     n_val = max(4, x.shape[0] // 5)
     val, fit = order[:n_val], order[n_val:][:_MAX_TRAIN]
-    if x.shape[1] == 1 and x.shape[0] >= 100:
+    level = 0.0
+    if x.shape[1] <= 2 and x.shape[0] >= 100:
         # one variable: the Gamma test's noise level is sharp, and a formula whose held-out
         # error is within sampling error of it leaves nothing to explain (ends the search);
         # below 0.1% of std(y) the data may be exact and only an exact formula ends it. For
         # measured y the neighbours' median (``_noise_1d``) where lower: the Gamma test reads
         # fast turns between sparse samples as noise; a smooth error it reads as noise too,
-        # rightly for a peeled part, which is then as exact as it can be
+        # rightly for a peeled part, which is then as exact as it can be. Two variables:
+        # the level only says whether the data are noisy (``_Search.noisy``)
         level = _measured_noise(x, y) if measured else noise_level(x, y)
-        if level > 1e-3:
+        if level > _NOISY and x.shape[1] == 1:
             exact = max(exact, level ** 2 * (1 + 3 * math.sqrt(2 / n_val)))
-    return _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
+    search = _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
+    search.noisy = level > _NOISY
+    return search
 
 
 def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
@@ -754,16 +747,22 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
                                                     deadline))
     steps = [
         ("power law", lambda: (routes.power_law(xf, yf, symbols), None)),
-        ("polynomial", lambda: (routes.polynomial_of_target(xf, yf, symbols), None)),
-        ("rational", lambda: (routes.rational_of_target(xf, yf, symbols), None)),
+        ("polynomial", lambda: (routes.polynomial_of_target(xf, yf, symbols, search.noisy),
+                                None)),
+        ("rational", lambda: (routes.rational_of_target(xf, yf, symbols, search.noisy),
+                              None)),
         ("log-linear", lambda: (routes.log_linear(xf, yf, symbols, noisy=True), None)),
         ("periodic", lambda: (routes.periodic(xf, yf, symbols), None)),
         ("additive", lambda: sep("add")),
         ("multiplicative", lambda: sep("mul")),
         ("scaling", lambda: _scaled(search, seed, deadline, depth, end)),
+        ("wave", lambda: _waved(xf, yf, symbols, seed, deadline, depth, end)),
         # on noisy data (one variable: the Gamma test's level) a fit as close as the noise
+        # (the five simplest: within the noise, several fit alike and the search's refit
+        # on held-out data tells them apart)
         ("composition", lambda: (routes.composition(
-            xf, yf, symbols, r2_min=1 - max(1e-6, 2 * search.exact_level)), None)),
+            xf, yf, symbols, r2_min=1 - max(1e-6, 2 * search.exact_level),
+            top=5 if search.noisy else 3), None)),
         ("reduced", lambda: _reduced(xf, yf, symbols, seed, deadline, depth, end)),
         # y = prod g_i(x_i) with factors that may change sign: one multiplication node whose
         # i-th factor sees x_i alone
@@ -873,6 +872,69 @@ def _scaled(search: _Search, seed, deadline, depth, end=math.inf):
         _through(search, x, y, symbols, names, reductions, seed, until, until_end,
                  label="scaling", depth=depth + 1, check=check)
     return [], model
+
+
+def _waved(x, y, symbols, seed, deadline, depth, end=math.inf):
+    """Proposals where y depends on one variable x_i only through a wave u = sin(w x_i + phi)
+    whose shape the other variables set: x_i replaced by u, that problem solved (in at most
+    30% of the time left) and sin(w x_i + phi) put back for u: Fabry-Perot's
+    1 / (1 + F sin(delta / 2)^2) = 2 / (2 + F - F cos(delta)). The frequency comes from the
+    periodogram (``routes.frequency``, what the other variables do read as noise, at least
+    ``_WAVE_SHARE`` of y's variance about its trend), refined to where y is most nearly a
+    function of (the others, sin(w x_i), cos(w x_i)) (``_wave``); the problem is solved only
+    if y looks like a function of (the others, u) (noise level at most twice that over x,
+    plus 1e-3). Only for the data themselves (depth 0). Returns (formulas, None)."""
+    d = x.shape[1]
+    if d < 2 or depth > 0 or x.shape[0] < 100:
+        return [], None
+    out, check = [], None
+    for i in range(d):
+        if time.monotonic() > deadline:
+            break
+        found = routes.frequency(x[:, i], y, degree=0, share=_WAVE_SHARE)
+        if found is None:
+            continue
+        w, phase = _wave(x, y, i, found[0])  # sympy numbers
+        xs = x.clone()
+        xs[:, i] = torch.sin(float(w) * x[:, i] + float(phase))
+        if check is None:
+            check = 2 * noise_level(x, y) + 1e-3
+        if not noise_level(xs, y) <= check:
+            continue
+        u = sympy.Dummy("u")
+        syms = list(symbols)
+        syms[i] = u
+        now = time.monotonic()
+        pick = _solve(xs, y, syms, seed, now + 0.3 * (deadline - now), depth + 1,
+                      end=end).choice()
+        if pick is not None:
+            out.append(pick["formula"].xreplace({u: sympy.sin(w * symbols[i] + phase)}))
+    return out, None
+
+
+def _wave(x: Tensor, y: Tensor, i: int, w0: float) -> tuple[float, float]:
+    """(w, phi) of the wave along x_i near the periodogram's w0: w where y is most nearly a
+    function of (the other variables, sin(w x_i), cos(w x_i)) (Gamma test on 500 samples,
+    over 0.9 w0 .. 1.1 w0, then finer grids: the periodogram's peak moves with what the
+    other variables do to the wave), phi from least squares of y on 1, cos, sin; phi and
+    w within 1e-2 and 1e-3 of simple numbers (pi / 2: a cosine) taken as those (sympy
+    numbers)."""
+    rest = [j for j in range(x.shape[1]) if j != i]
+    v = x[:, i]
+
+    def level(w, queries):
+        cols = torch.cat([x[:, rest], torch.sin(w * v)[:, None], torch.cos(w * v)[:, None]], 1)
+        return noise_level(cols, y, queries=queries)
+
+    best, width = w0, 0.1 * w0
+    for queries in (500, 2000, 2000):
+        best = min((best + width * k / 10 for k in range(-10, 11)),
+                   key=lambda w: level(w, queries))
+        width /= 10
+    a = torch.stack([torch.ones_like(v), torch.cos(best * v), torch.sin(best * v)], 1)
+    sol = torch.linalg.lstsq(a, y[:, None]).solution[:, 0]
+    phase = math.atan2(float(sol[1]), float(sol[2]))  # c cos + s sin = A sin(. + phase)
+    return snap_constant(best, 1e-3), snap_constant(phase, 1e-2)
 
 
 def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):
@@ -1010,7 +1072,7 @@ def _peel(formula, x, y, symbols, solve, done=()):
         return None, None
     op = sympy.Mul if mode == "mul" else sympy.Add
     rest = op(*(p for k, (p, _) in enumerate(parts) if k != j))
-    r = _values(rest, symbols, x)
+    r = routes.values(rest, symbols, x)
     if r is None:  # parts that cannot be evaluated: nothing to peel
         return None, None
     if mode == "add":

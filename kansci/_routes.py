@@ -11,6 +11,7 @@ import sympy
 import torch
 from torch import Tensor
 
+from ._formula import Formula
 from ._model import MultKAN
 from ._symbolic import edge_data, rank_functions, snap_constant
 from ._symbolic_lib import SYMBOLIC_LIB, get_function
@@ -202,11 +203,13 @@ def wrap(pair):
     return [expr], model
 
 
-def polynomial_of_target(x: Tensor, y: Tensor, symbols):
+def polynomial_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
     """y, or for y of one sign y^2, 1/y, 1/y^2, |y|^(+-2/3) or log|y|, as a sparse
     polynomial (``polynomial``) in the variables, else in the variables and their reciprocals
     (degree <= 4), returned as a formula for y: e.g. sqrt(x1^2 + x2^2), 1/sqrt(1 - v^2),
-    1/(1/R1 + 1/R2 + 1/R3), 1/(2 (1 + z^2)^(3/2)) (a loop's field on its axis)."""
+    1/(1/R1 + 1/R2 + 1/R3), 1/(2 (1 + z^2)^(3/2)) (a loop's field on its axis). Where no fit
+    is exact: y by backward elimination; for ``noisy`` data of at most two variables each
+    transform so (sqrt(1 + z^2 / pi^2) at 1% noise), the best ``_NOISY_TOP`` (``_ranked``)."""
     out = []
     transforms = [(y, lambda p: p)]
     if one_sign(y):
@@ -228,6 +231,15 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols):
                            exact=1e-20 if x.shape[1] == 1 else 1e-10)
         if p is not None:
             out.append(back(p))
+    if not out and noisy and x.shape[1] <= 2:  # each transform by backward elimination
+        fits = []
+        for target, back in transforms:
+            for cols, syms in [(x, symbols)] + ([(xl, sl)] if laurent else []):
+                p = polynomial(cols, target, syms, max_degree=6 if x.shape[1] == 1 else 4,
+                               max_noisy=_SPARSE)
+                if p is not None:
+                    fits.append((values(back(p), symbols, x), back(p)))
+        out = _ranked(fits, y)
     if not out:  # nothing exact: y itself by backward elimination (noisy data)
         p = polynomial(x, y, symbols)
         if p is not None:
@@ -235,10 +247,43 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols):
     return out
 
 
+_NOISY_TOP = 2  # proposals a route makes on noisy data (``_ranked``)
+
+
+def values(expr, symbols, x: Tensor) -> Tensor | None:
+    """``expr`` evaluated on x (n, d): (n,), or None where it cannot be evaluated there or is
+    complex or not finite somewhere."""
+    try:
+        with torch.no_grad():
+            v = Formula(expr, symbols).torch()(x)
+    except Exception:  # noqa: BLE001 - a formula that cannot be evaluated here
+        return None
+    if v.is_complex() or not bool(torch.isfinite(v).all()):
+        return None
+    return v
+
+
+def _ranked(pairs, y: Tensor, top: int = _NOISY_TOP) -> list:
+    """Of (values (n,) or None, formula) pairs, the ``top`` formulas of least
+    n ln(NMSE) + floats ln(n) on y (n,): a route's ranking of its noisy proposals (the
+    search refits and ranks them again on held-out data)."""
+    n, var = y.shape[0], float(y.var()) or 1.0
+
+    def bic(pair):
+        v, e = pair
+        nmse = math.inf if v is None else float((v - y).square().mean()) / var
+        if not math.isfinite(nmse):
+            return math.inf
+        return n * math.log(max(nmse, 1e-300)) + len(e.atoms(sympy.Float)) * math.log(n)
+
+    scored = sorted(((bic(p), k) for k, p in enumerate(pairs)), key=lambda bk: bk[0])
+    return [pairs[k][1] for b, k in scored[:top] if math.isfinite(b)]
+
+
 _SPARSE = 6  # coefficients a ratio of a transform or of two features may have
 
 
-def rational_of_target(x: Tensor, y: Tensor, symbols):
+def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
     """y, or a transform of it, as a ratio of polynomials (``rational``), returned as a
     formula for y. Transforms: y^2, y^4 (y of one sign), exp(y) (y spanning less than 30),
     sinh(y), log(1 + y), log(1 - y), and 1/y - 1 and log(1/y - 1) (0 < y < 1: logistic
@@ -248,7 +293,10 @@ def rational_of_target(x: Tensor, y: Tensor, symbols):
     1/(exp(x) + 1), (x - 1)/log(x), x^2 exp(x)/(exp(x) - 1)^2, log((x + 1)(x^2 + 1)),
     sqrt(1 + B/(1 - C)), exp(u/n) - 1, (1 - exp(-(u - v)))^2, u exp(v)/(1 + u (exp(v) - 1)).
     Only sparse fits (at most ``_SPARSE`` coefficients) exact to 1e-20 count, except for a
-    ratio of y itself in the variables alone."""
+    ratio of y itself in the variables alone. For ``noisy`` data where none is exact, the
+    ratios with a function of each variable are fitted as closely as they can be
+    (``_sparse_ratios``), the best ``_NOISY_TOP`` proposed (``_ranked``): Einstein's
+    3 u^2 exp(u) / (exp(u) - 1)^2 at 1% noise."""
     out = []
     transforms = [(y, lambda p: p)]
     if bool(torch.isfinite(y).all()):
@@ -289,13 +337,15 @@ def rational_of_target(x: Tensor, y: Tensor, symbols):
                 out += [(torch.exp(1 / v), sympy.exp(1 / s)), (torch.exp(-1 / v), sympy.exp(-1 / s))]
             return [(f, fs) for f, fs in out if bool(torch.isfinite(f).all())] + [None]
 
-        targets = [(y, lambda p: p)]
+        targets = [(y, lambda p: p, lambda t: t)]
         if one_sign(y):  # e.g. log(y) = exp(-v) log(u) (Gompertz)
-            targets.append((torch.log(y.abs()),
-                            lambda p, s=float(torch.sign(y[0])): s * sympy.exp(p)))
+            sign = float(torch.sign(y[0]))
+            targets.append((torch.log(y.abs()), lambda p, s=sign: s * sympy.exp(p),
+                            lambda t, s=sign: s * torch.exp(t)))
         found = 0
         m = min(x.shape[0], 800)  # an identity shows on a few hundred samples (discover
         # scores the result on the held-out ones)
+        near = []  # noisy data: the closest sparse ratios
         for combo in itertools.product(*(kinds(x[:m, i], symbols[i])
                                          for i in range(x.shape[1]))):
             extra = [c for c in combo if c is not None]
@@ -303,12 +353,67 @@ def rational_of_target(x: Tensor, y: Tensor, symbols):
                 continue
             cols = torch.cat([x[:m], torch.stack([f for f, _ in extra], 1)], 1)
             syms = list(symbols) + [fs for _, fs in extra]
-            for target, back in targets:
+            for target, back, t_back in targets:
                 p = rational(cols, target[:m], syms, exact=1e-20, max_terms=_SPARSE,
                              max_unknowns=80)
                 if p is not None:
                     out.append(back(p))
                     found += 1
+                elif noisy and x.shape[1] == 1:
+                    near += [(t_back(pred), back(q))
+                             for pred, q in _sparse_ratios(cols, target[:m], syms)]
+        if not out:
+            out = _ranked(near, y[:m])
+    return out
+
+
+def _sparse_ratios(x: Tensor, y: Tensor, symbols, max_terms: int = _SPARSE,
+                   max_unknowns: int = 40, reweights: int = 3) -> list:
+    """Noisy y as P(x) / Q(x): for each pair of degrees (as ``rational``), the smallest
+    singular vector of the scaled columns [P, -y Q] with each sample's row over |Q| of the
+    last solution (``reweights`` times, Sanathanan-Koerner: P - y Q is then the error of
+    P / Q itself, not that error times Q, which lets the samples of large Q decide), then
+    the coefficient of least effect dropped and the vector solved again while two are left;
+    returns (values (n,), ratio) for the ratios of at most ``max_terms`` coefficients met on
+    the way (the caller ranks them)."""
+    out = []
+    if float(y.var()) == 0 or not bool(torch.isfinite(y).all()):
+        return out
+    for dp, dq in ((1, 1), (2, 1), (1, 2), (2, 2), (3, 2), (2, 3)):
+        pp, pc = _monomials(x, dp)
+        qp, qc = _monomials(x, dq)
+        k = pc.shape[1]
+        m = k + qc.shape[1]
+        if m > max_unknowns or 3 * m > x.shape[0]:
+            continue
+        a = torch.cat([pc, -y[:, None] * qc], 1)
+        keep = torch.arange(m)
+        while len(keep) >= 2:
+            rows = torch.ones_like(y)
+            try:
+                for _ in range(reweights + 1):
+                    aw = a[:, keep] * rows[:, None]
+                    scale = aw.norm(dim=0).clamp_min(1e-300)
+                    u = torch.linalg.svd(aw / scale, full_matrices=False)[2][-1]
+                    coef = torch.zeros(m, dtype=a.dtype)
+                    coef[keep] = u / scale
+                    den_v = qc @ coef[k:]
+                    if not bool((den_v != 0).all()):
+                        break
+                    rows = 1 / den_v.abs()
+                    rows = rows / rows.max()
+            except RuntimeError:
+                break
+            p_c, q_c = coef[:k], coef[k:]
+            if (len(keep) <= max_terms and bool((q_c != 0).any()) and bool((p_c != 0).any())
+                    and bool((den_v != 0).all())):
+                norm = q_c[q_c != 0][0]
+                num = sympy.Add(*[sympy.Float(float(v)) * sympy.Mul(*[symbols[i] for i in pw])
+                                  for pw, v in zip(pp, (p_c / norm).tolist()) if v != 0])
+                den = sympy.Add(*[sympy.Float(float(v)) * sympy.Mul(*[symbols[i] for i in pw])
+                                  for pw, v in zip(qp, (q_c / norm).tolist()) if v != 0])
+                out.append(((pc @ p_c) / den_v, num / den))
+            keep = keep[torch.arange(len(keep)) != int(u.abs().argmin())]
     return out
 
 
@@ -577,70 +682,81 @@ def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: 
     return exprs
 
 
+def frequency(v: Tensor, y: Tensor, max_periods: int = 200, degree: int = 2,
+              share: float = 0.5, harmonics: int = 1):
+    """The angular frequency w at which y oscillates over v (both (n,)) at least 1.5 times
+    (and at most ``max_periods`` times) as P(v) + A(v) sin(w v + phi), P and A polynomials
+    of degree at most ``degree``: the periodogram of y less its quadratic trend (least
+    squares on cos(w v), sin(w v) over a grid of w, 4 points per 2 pi / range), refined on
+    finer grids by the least-squares error of the full basis v^j, v^j cos(w v), v^j sin(w v)
+    (v centred). Returns (w, basis(w) (n, 3 (degree + 1)), least-squares coefficients,
+    error), or None where that explains no more than ``share`` of what the trend leaves."""
+    n = v.shape[0]
+    span = float(v.max() - v.min())
+    if n < 50 or not span > 0 or not float(y.var()) > 0:
+        return None
+    v = v - float(v.mean())  # centred: the basis stays well conditioned
+    powers = torch.stack([v ** j for j in range(degree + 1)], 1)  # (n, degree + 1)
+    trend = y - powers @ torch.linalg.lstsq(powers, y[:, None]).solution[:, 0]
+    left = float(trend.square().mean())
+    if not left > 1e-12 * float(y.var()):
+        return None
+    step = 2 * math.pi / span / 4
+    w = step * torch.arange(6, 4 * max_periods + 1, dtype=v.dtype)  # >= 1.5 periods
+    power = torch.zeros_like(w)
+    for k in range(0, len(w), 256):  # (n, 256) blocks
+        arg = v[:, None] * w[None, k:k + 256]
+        c, s = torch.cos(arg), torch.sin(arg)
+        power[k:k + 256] = ((trend @ c) ** 2 / c.square().sum(0)
+                            + (trend @ s) ** 2 / s.square().sum(0))
+
+    def basis(freq):
+        cols = [powers]
+        for k in range(1, harmonics + 1):
+            arg = (k * freq * v)[:, None]
+            cols += [powers * torch.cos(arg), powers * torch.sin(arg)]
+        return torch.cat(cols, 1)
+
+    def error(freq):
+        a = basis(freq)
+        sol = torch.linalg.lstsq(a, y[:, None]).solution[:, 0]
+        return float((a @ sol - y).square().mean()), sol
+
+    # the modulation moves the periodogram's peak: the full basis decides among its
+    # 8 highest local maxima and the frequencies of at most 10 periods over the range
+    peak = (power[1:-1] >= power[:-2]) & (power[1:-1] >= power[2:])
+    tops = (torch.nonzero(peak)[:, 0] + 1)[power[1:-1][peak].argsort(descending=True)[:8]]
+    shortlist = set(tops.tolist()) | set(range(min(35, len(w))))
+    best = min((float(w[k]) for k in shortlist), key=lambda g: error(g)[0])
+    width = step
+    for _ in range(4):  # finer grids around the best frequency
+        grid = [best + width * (k - 10) / 10 for k in range(21)]
+        best = min((g for g in grid if g > 0), key=lambda g: error(g)[0])
+        width /= 10
+    err, sol = error(best)
+    if not err < (1 - share) * left or best * span < 3 * math.pi:  # 1.5 periods
+        return None
+    return best, basis(best), sol, err
+
+
 def periodic(x: Tensor, y: Tensor, symbols, max_periods: int = 200, degree: int = 2,
              share: float = 0.5):
     """y = P(x_i) + A(x_i) sin(w x_i + phi) with P and A polynomials of degree at most
     ``degree``, for one variable x_i over which y oscillates at least 1.5 times (and at most
-    ``max_periods`` times): e.g. 0.3 x sin(2 pi x), -2.3 + 0.13 sin(x) on [-50, 50], which a
-    spline grid too coarse for the oscillation cannot show. For each variable, the
-    periodogram of y less its quadratic trend (least squares on cos(w x), sin(w x) over a
-    grid of w, 4 points per 2 pi / range) gives a frequency, refined on finer grids by the
-    least-squares error of the full basis x^j, x^j cos(w x), x^j sin(w x) (j <= degree);
-    a variable qualifies where this explains more than ``share`` of what the trend leaves.
+    ``max_periods`` times; ``frequency``): e.g. 0.3 x sin(2 pi x), -2.3 + 0.13 sin(x) on
+    [-50, 50], which a spline grid too coarse for the oscillation cannot show. A variable
+    qualifies where this explains more than ``share`` of what the trend leaves.
     Monomials of negligible effect are dropped, and the modulation is written with one phase
     (that of its largest term); ``discover`` refits every constant. Returns a list of
     formulas (at most one per variable)."""
     n, d = x.shape
-    if n < 50:
-        return []
     var = float(y.var())
-    if not var > 0:
-        return []
     out = []
     for i in range(d):
-        v = x[:, i]
-        span = float(v.max() - v.min())
-        if not span > 0:
+        found = frequency(x[:, i], y, max_periods, degree, share)
+        if found is None:
             continue
-        v = v - float(v.mean())  # centred: the basis stays well conditioned
-        powers = torch.stack([v ** j for j in range(degree + 1)], 1)  # (n, degree + 1)
-        trend = y - powers @ torch.linalg.lstsq(powers, y[:, None]).solution[:, 0]
-        left = float(trend.square().mean())
-        if not left > 1e-12 * var:
-            continue
-        step = 2 * math.pi / span / 4
-        w = step * torch.arange(6, 4 * max_periods + 1, dtype=x.dtype)  # >= 1.5 periods
-        power = torch.zeros_like(w)
-        for k in range(0, len(w), 256):  # (n, 256) blocks
-            arg = v[:, None] * w[None, k:k + 256]
-            c, s = torch.cos(arg), torch.sin(arg)
-            power[k:k + 256] = ((trend @ c) ** 2 / c.square().sum(0)
-                                + (trend @ s) ** 2 / s.square().sum(0))
-
-        def basis(freq):
-            arg = (freq * v)[:, None]
-            return torch.cat([powers, powers * torch.cos(arg), powers * torch.sin(arg)], 1)
-
-        def error(freq):
-            a = basis(freq)
-            sol = torch.linalg.lstsq(a, y[:, None]).solution[:, 0]
-            return float((a @ sol - y).square().mean()), sol
-
-        # the modulation moves the periodogram's peak: the full basis decides among its
-        # 8 highest local maxima and the frequencies of at most 10 periods over the range
-        peak = (power[1:-1] >= power[:-2]) & (power[1:-1] >= power[2:])
-        tops = (torch.nonzero(peak)[:, 0] + 1)[power[1:-1][peak].argsort(descending=True)[:8]]
-        shortlist = set(tops.tolist()) | set(range(min(35, len(w))))
-        best = min((float(w[k]) for k in shortlist), key=lambda g: error(g)[0])
-        width = step
-        for _ in range(4):  # finer grids around the best frequency
-            grid = [best + width * (k - 10) / 10 for k in range(21)]
-            best = min((g for g in grid if g > 0), key=lambda g: error(g)[0])
-            width /= 10
-        err, sol = error(best)
-        if not err < (1 - share) * left or best * span < 3 * math.pi:  # 1.5 periods
-            continue
-        a = basis(best)
+        best, a, sol, err = found
         effect = sol.abs() * a.square().mean(0).sqrt()
         keep = effect > 1e-4 * math.sqrt(var) * max(1e-4, math.sqrt(err / var))
         m = degree + 1
