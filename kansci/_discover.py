@@ -4,11 +4,13 @@ Several routes propose formulas, cheapest first, each read off a trained KAN:
 
 * power law: log|y| linear in log|x_i| (exponents rounded to halves);
 * polynomial: y (or y^2, 1/y, 1/y^2, log|y|) as an exact sparse polynomial of degree <= 4, or
-  in the variables and their reciprocals (degree <= 4); on noisy data y by backward elimination;
+  in the variables and their reciprocals (degree <= 4); on noisy data y by backward elimination
+  (for one or two variables each transform so, the best two by BIC);
 * rational: y = P(x) / Q(x) with polynomials of degree <= 3 (linear in their coefficients);
   also y^2, y^4, exp(y), sinh(y), log(1 +- y), 1/y - 1, log(1/y - 1) so, and for one or two
   variables, ratios in the variables and one function of each (exp(+-x), log x, sqrt x),
-  sparse and exact to 1e-20; y as a root of A(x) y^2 + B(x) y + C(x) = 0 (``_routes``);
+  sparse and exact to 1e-20 (on noisy data of one variable the closest sparse ratios, the
+  best two by BIC); y as a root of A(x) y^2 + B(x) y + C(x) = 0 (``_routes``);
 * log-linear: log|y| (or log(1/y - 1)) linear in log|x_i|, x_i, 1/x_i, x_i^2, 1/x_i^2 and
   x_j log|x_i| (x^2 exp(-x^2 / 2), p (V1 / V2)^gamma, (L/K)^n / (1 + (L/K)^n));
 * periodic: P(x_i) + A(x_i) sin(w x_i + phi), w from a periodogram (oscillations too fast
@@ -17,8 +19,13 @@ Several routes propose formulas, cheapest first, each read off a trained KAN:
 * multiplicative:  y = prod_i g_i(x_i)          (a [d, 1] KAN on log|y|, exp of each edge snapped);
 * scaling (no units): the scalings x_i -> s^c_i x_i, y -> s^e y that leave the data's law
   unchanged, read off the gradients of a surrogate KAN (``_reduce.scalings``), serve as the
-  dimensions of the variables: y = s(x) F(Pi) as with units (``_scaled``);
-* composition (one variable): y = c f(a h(x) + b) + d for every pair of library functions;
+  dimensions of the variables: y = s(x) F(Pi) as with units (``_scaled``); on noisy data
+  each group problem is solved where |s| keeps y / s precise (``_precise``);
+* wave: y depends on x_i only through sin(w x_i + phi), whose shape the others set: the
+  wave takes x_i's place (``_waved``);
+* composition (one variable): y = c f(a h(x) + b) + d for every pair of library functions
+  (on noisy data run before the KAN routes, and a formula as close as the noise ends the
+  search only after it);
 * a separated formula (additive, multiplicative, reduced) that is close to the data gets its
   least clean part solved again on the data themselves, the other parts subtracted or divided
   out (``_peel``), then its next part while the formula improves;
@@ -68,6 +75,7 @@ from ._units import buckingham, consistent, unit_table
 
 _EXACT = 1e-12  # held-out NMSE below which a formula counts as exact (ends the search)
 _T = 2.0  # paired t statistic above which a formula's held-out error is significantly worse
+_WORSE = 10.0  # ratio of held-out NMSE above which a formula is worse whatever the t statistic
 _SNAP_ROUNDS = 8  # snap-and-refit rounds per formula (each ends at the first kept snap)
 _LOOSE_TRIES = 3  # constants the data do not determine tried at 0 and +-1, per round
 _ADD_S = 4.0  # seconds the refit, snapping and simplifying of one proposal may take
@@ -199,11 +207,13 @@ class _Candidate:
 
 def _worse(a: _Candidate, b: _Candidate) -> bool:
     """Whether a's held-out errors are significantly larger than b's: the paired differences
-    of squared residuals d = r_a^2 - r_b^2 have mean above ``_T`` standard errors (a NMSE below
-    ``_EXACT`` is never worse: both are exact)."""
+    of squared residuals d = r_a^2 - r_b^2 have mean above ``_T`` standard errors, or a's NMSE
+    is over ``_WORSE`` times b's (a few huge residuals, where a blows up near a pole, make the
+    t statistic about 1 however large they are); a NMSE below ``_EXACT`` is never worse: both
+    are exact."""
     if a.nmse < _EXACT or a.nmse <= b.nmse:
         return False
-    if not math.isfinite(a.nmse):
+    if not math.isfinite(a.nmse) or a.nmse > _WORSE * b.nmse:
         return True
     d = a.residuals.square() - b.residuals.square()
     mean, sd = float(d.mean()), float(d.std()) if d.numel() > 1 else 0.0
@@ -309,12 +319,16 @@ class _Search:
         return best if _worse(cand, best) else cand
 
     def _record(self, cand: _Candidate, source: str, model) -> None:
-        """Keep ``cand`` with each float rounded to its standard error."""
+        """Keep ``cand`` with each float rounded to its standard error (unless that makes
+        its held-out error significantly worse: a float whose error is 100 times its size
+        rounds to 0, which can take a term away)."""
         rounded = {f: sympy.Float(_round_to_error(float(f), se)) for f, se in cand.errors.items()}
         if any(float(r) != float(f) for f, r in rounded.items()):
             formula = cand.formula.xreplace(rounded)
             errors = {rounded.get(f, f): se for f, se in cand.errors.items()}
-            cand = self.candidate(formula, errors, cand.snaps)
+            short = self.candidate(formula, errors, cand.snaps)
+            if not _worse(short, cand):
+                cand = short
         self.rows.append({"complexity": complexity(cand.formula), "nmse": cand.nmse,
                           "source": source, "formula": cand.formula, "model": model,
                           "candidate": cand})
@@ -351,8 +365,11 @@ class _Search:
             base = expr
         base = _unit_sums(base, self.symbols, self.x_fit)
         current = self.fitted(base)
-        if math.isinf(current.nmse) and base is not expr:  # the expansion did not evaluate
-            current = self.fitted(expr)
+        if base is not expr and not current.nmse <= 2 * self.candidate(expr).nmse:
+            # the expanded form did not evaluate, or its refit went astray (1/P^2 over
+            # samples near P = 0): the formula as it came
+            plain = self.fitted(expr)
+            current = plain if plain.nmse < current.nmse else current
         found, lowest = [current], current
         for _ in range(_SNAP_ROUNDS):
             if time.monotonic() > self.until:
@@ -700,9 +717,14 @@ def _noise_1d(x: Tensor, y: Tensor) -> float:
 def _measured_noise(x: Tensor, y: Tensor) -> float:
     """The noise of measured y (the data, or the data over an exact scale) as a fraction of
     std(y): the Gamma test's (``noise_level``), for one variable the lower of it and the
-    neighbours' median (``_noise_1d``). x (n, d), y (n,)."""
+    neighbours' median (``_noise_1d``), or the latter where the Gamma test's line has no
+    positive intercept (z / a over [0, 500], whose few far samples set the line). x (n, d),
+    y (n,)."""
     level = noise_level(x, y)
-    return min(level, _noise_1d(x, y)) if x.shape[1] == 1 else level
+    if x.shape[1] != 1:
+        return level
+    local = _noise_1d(x, y)
+    return local if level == 0 else min(level, local)
 
 
 def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT, measured: bool = False
@@ -916,9 +938,9 @@ def _wave(x: Tensor, y: Tensor, i: int, w0: float) -> tuple[float, float]:
     """(w, phi) of the wave along x_i near the periodogram's w0: w where y is most nearly a
     function of (the other variables, sin(w x_i), cos(w x_i)) (Gamma test on 500 samples,
     over 0.9 w0 .. 1.1 w0, then finer grids: the periodogram's peak moves with what the
-    other variables do to the wave), phi from least squares of y on 1, cos, sin; phi and
-    w within 1e-2 and 1e-3 of simple numbers (pi / 2: a cosine) taken as those (sympy
-    numbers)."""
+    other variables do to the wave), then phi where y is most nearly a function of (the
+    others, sin(w x_i + phi)); w and phi within 2e-3 and 1e-2 of simple numbers (1; pi / 2:
+    a cosine) taken as those (sympy numbers)."""
     rest = [j for j in range(x.shape[1]) if j != i]
     v = x[:, i]
 
@@ -931,10 +953,18 @@ def _wave(x: Tensor, y: Tensor, i: int, w0: float) -> tuple[float, float]:
         best = min((best + width * k / 10 for k in range(-10, 11)),
                    key=lambda w: level(w, queries))
         width /= 10
-    a = torch.stack([torch.ones_like(v), torch.cos(best * v), torch.sin(best * v)], 1)
-    sol = torch.linalg.lstsq(a, y[:, None]).solution[:, 0]
-    phase = math.atan2(float(sol[1]), float(sol[2]))  # c cos + s sin = A sin(. + phase)
-    return snap_constant(best, 1e-3), snap_constant(phase, 1e-2)
+    w = snap_constant(best, 2e-3)
+
+    def spread(phase):  # how far y is from a function of (the others, sin(w x_i + phase))
+        u = torch.sin(float(w) * v + phase)[:, None]
+        return noise_level(torch.cat([x[:, rest], u], 1), y, queries=500)
+
+    phase, width = 0.0, math.pi
+    for steps in (18, 5, 5):
+        phase = min((phase + width * k / steps for k in range(-steps, steps + 1)), key=spread)
+        width /= steps
+    phase = math.remainder(phase, 2 * math.pi)
+    return w, snap_constant(phase, 1e-2)
 
 
 def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):

@@ -209,42 +209,57 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
     (degree <= 4), returned as a formula for y: e.g. sqrt(x1^2 + x2^2), 1/sqrt(1 - v^2),
     1/(1/R1 + 1/R2 + 1/R3), 1/(2 (1 + z^2)^(3/2)) (a loop's field on its axis). Where no fit
     is exact: y by backward elimination; for ``noisy`` data of at most two variables each
-    transform so (sqrt(1 + z^2 / pi^2) at 1% noise), the best ``_NOISY_TOP`` (``_ranked``)."""
+    transform so, weighted by the noise it carries, on the samples of y's usual sign (the
+    noise crosses zero where y nears it): sqrt(1 + z^2 / pi^2) at 1% noise; the best
+    ``_NOISY_TOP`` (``_ranked``)."""
     out = []
-    transforms = [(y, lambda p: p)]
-    if one_sign(y):
-        s = float(torch.sign(y[0]))
-        transforms += [(y ** 2, lambda p: s * sympy.sqrt(p)), (1 / y, lambda p: 1 / p),
-                       (y ** -2, lambda p: s / sympy.sqrt(p)),
-                       (y.abs() ** (2 / 3), lambda p: s * p ** sympy.Rational(3, 2)),
-                       (y.abs() ** (-2 / 3), lambda p: s * p ** sympy.Rational(-3, 2)),
-                       (torch.log(y.abs()), lambda p: s * sympy.exp(p))]
     # Laurent polynomials too (monomials in x_i and 1/x_i): 1/(1/R1 + 1/R2), p + q/r ...
     laurent = not bool((x == 0).any())
-    xl = torch.cat([x, 1 / x], 1) if laurent else None
     sl = list(symbols) + [1 / s for s in symbols]
-    for target, back in transforms:
+    for target, back, _ in _transforms(y) if one_sign(y) else _transforms(y)[:1]:
         # one variable: up to degree 12 (4 (s/r)^12 - 4 (s/r)^6; exact to 1e-26 above 6)
         p = polynomial(x, target, symbols, noisy=False, max_degree=12 if x.shape[1] == 1 else 6)
         if p is None and laurent:  # of one variable: 9 powers, near fits are likely
-            p = polynomial(xl, target, sl, max_terms=300, max_degree=4, noisy=False,
-                           exact=1e-20 if x.shape[1] == 1 else 1e-10)
+            p = polynomial(torch.cat([x, 1 / x], 1), target, sl, max_terms=300, max_degree=4,
+                           noisy=False, exact=1e-20 if x.shape[1] == 1 else 1e-10)
         if p is not None:
             out.append(back(p))
-    if not out and noisy and x.shape[1] <= 2:  # each transform by backward elimination
+    if not out and noisy and x.shape[1] <= 2:  # each transform by backward elimination,
+        # weighted by the noise it carries (degree 2 in x_i and 1/x_i: 1 + a/z^2 ...)
+        usual = torch.sign(y) == (1.0 if float(y.sum()) >= 0 else -1.0)
+        sets = [(x, _transforms(y)[:1])]  # y itself on every sample, the rest on y's sign
+        if float(usual.double().mean()) > 0.8:
+            sets.append((x[usual], _transforms(y[usual])[1:]))
         fits = []
-        for target, back in transforms:
-            for cols, syms in [(x, symbols)] + ([(xl, sl)] if laurent else []):
-                p = polynomial(cols, target, syms, max_degree=6 if x.shape[1] == 1 else 4,
-                               max_noisy=_SPARSE)
-                if p is not None:
-                    fits.append((values(back(p), symbols, x), back(p)))
-        out = _ranked(fits, y)
+        for xs, transforms in sets:
+            for target, back, slope in transforms:
+                for cols, syms, deg in [(xs, symbols, 4)] + (
+                        [(torch.cat([xs, 1 / xs], 1), sl, 2)] if laurent else []):
+                    p = polynomial(cols, target, syms, max_degree=deg, max_noisy=_SPARSE,
+                                   weights=1 / slope.clamp_min(1e-300))
+                    if p is not None:  # ranked on the samples of y's sign
+                        fits.append((values(back(p), symbols, x[usual]), back(p)))
+        out = _ranked(fits, y[usual])
     if not out:  # nothing exact: y itself by backward elimination (noisy data)
         p = polynomial(x, y, symbols)
         if p is not None:
             out.append(p)
     return out
+
+
+def _transforms(y: Tensor) -> list:
+    """(target, its inverse on a sympy formula, |d target / d y| (n,)) for y itself and, by
+    the sign of y's sum, y^2, 1/y, 1/y^2, |y|^(+-2/3), log|y| (for y of that sign: a noise s in
+    y is one of s |t'(y)| in the target)."""
+    a = y.abs()
+    out = [(y, lambda p: p, torch.ones_like(y))]
+    s = 1.0 if float(y.sum()) >= 0 else -1.0
+    return out + [(y ** 2, lambda p: s * sympy.sqrt(p), 2 * a),
+                  (1 / y, lambda p: 1 / p, a ** -2),
+                  (y ** -2, lambda p: s / sympy.sqrt(p), 2 * a ** -3),
+                  (a ** (2 / 3), lambda p: s * p ** sympy.Rational(3, 2), a ** (-1 / 3)),
+                  (a ** (-2 / 3), lambda p: s * p ** sympy.Rational(-3, 2), a ** (-5 / 3)),
+                  (torch.log(a), lambda p: s * sympy.exp(p), 1 / a)]
 
 
 _NOISY_TOP = 2  # proposals a route makes on noisy data (``_ranked``)
@@ -502,7 +517,7 @@ def quadratic(x: Tensor, y: Tensor, symbols, max_terms: int = 8, exact: float = 
 
 def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float = 1e-10,
                t_min: float = 3.0, max_noisy: int = 8, max_degree: int = 6,
-               noisy: bool = True):
+               noisy: bool = True, weights: Tensor | None = None):
     """y as a sparse polynomial in the variables: least squares on every monomial up to the
     highest degree (at most ``max_degree``) that keeps ``max_terms`` monomials, then monomials
     dropped (above degree 4, where a smooth function on a narrow range comes close to a
@@ -512,7 +527,8 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
     are dropped and the rest refitted (sequential thresholding). Otherwise backward
     elimination by t-statistic: while some coefficient is within ``t_min`` standard errors of
     zero, the weakest (all below t_min / 2 at once while more than 20 terms remain) is dropped
-    and the rest refitted (only with ``noisy``); None if nothing significant is left or more
+    and the rest refitted (only with ``noisy``; each sample's row times ``weights`` (n,),
+    the inverse of its noise, if given); None if nothing significant is left or more
     than ``max_noisy`` terms are (a polynomial that long is an approximation, not a law).
     Least squares by SVD: monomials of x_i and 1/x_i repeat (x_i / x_i = 1)."""
     n, d = x.shape
@@ -547,7 +563,8 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
     if not err < exact:
         if not noisy:
             return None
-        keep, sol = _significant(a, y, t_min)
+        w = torch.ones_like(y) if weights is None else weights / weights.max()
+        keep, sol = _significant(a * w[:, None], y * w, t_min)
         if keep is None or len(keep) > max_noisy:  # not a sparse polynomial law
             return None
         # as close as exact (discover would stop at it) where no polynomial fits exactly:

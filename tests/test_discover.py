@@ -467,3 +467,73 @@ def test_exact_data_no_polynomial_fits_get_no_near_exact_polynomial():
     noisy = y + 0.01 * torch.randn(3000, generator=torch.Generator().manual_seed(0),
                                    dtype=torch.float64)
     assert routes.polynomial(v, noisy, [x]) is not None
+
+
+def test_noisy_groups_are_solved_where_the_scale_keeps_the_noise_small():
+    from kansci._discover import _precise
+
+    # y = v^2 sin(theta)^2 / (2 g) with 1% noise: y / (v^2 / g) carries the noise over v^2,
+    # 900 times larger at v = 1 than at v = 30; solved on the fast throws it is a clean sine
+    gen = torch.Generator().manual_seed(0)
+    n = 3000
+    v = 1 + 29 * torch.rand(n, generator=gen, dtype=torch.float64)
+    theta = 0.2 + 1.2 * torch.rand(n, generator=gen, dtype=torch.float64)
+    g = 1.6 + 23.4 * torch.rand(n, generator=gen, dtype=torch.float64)
+    y = v ** 2 * torch.sin(theta) ** 2 / (2 * g)
+    y = y + 0.01 * y.square().mean().sqrt() * torch.randn(n, generator=gen, dtype=torch.float64)
+    keep = _precise(v ** 2 / g)
+    assert n // 4 <= len(keep) < n
+    assert float((v ** 2 / g)[keep].min()) >= float((v ** 2 / g).median())  # the largest
+    assert len(_precise(torch.full((n,), 2.0, dtype=torch.float64))) == n  # one scale: all
+    res = ks.discover(torch.stack([v, theta, g], 1), y, names=["v", "theta", "g"],
+                      units={"v": "m/s", "theta": "dimensionless", "g": "m/s**2"},
+                      y_units="m", budget_s=30, progress=False)
+    vs, ts, gs = sympy.symbols("v theta g")
+    assert _equal(res.formula, vs ** 2 * sympy.sin(ts) ** 2 / (2 * gs))
+
+
+def test_a_noisy_curve_is_not_ended_by_a_polynomial_before_the_compositions():
+    # at 2% noise a cubic fits sin(x)^2 / 2 on [0.2, 1.4] as closely as the law itself
+    gen = torch.Generator().manual_seed(0)
+    x = 0.2 + 1.2 * torch.rand(3000, 1, generator=gen, dtype=torch.float64)
+    y = torch.sin(x[:, 0]) ** 2 / 2
+    y = y + 0.02 * y.std() * torch.randn(3000, generator=gen, dtype=torch.float64)
+    res = ks.discover(x, y, names=["x"], budget_s=15, progress=False)
+    xs = sympy.Symbol("x")
+    assert _equal(res.formula, sympy.sin(xs) ** 2 / 2)
+
+
+def test_a_power_of_a_sum_has_one_scale():
+    from kansci._discover import _unit_sums
+
+    m1, m2, p = sympy.symbols("M1 M2 p")
+    x = 1 + torch.rand(50, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    out = _unit_sums(sympy.Float(13.71) / sympy.sqrt(4.76 * m1 + 4.75 * m2), [m1, m2, p], x)
+    terms = sympy.Add.make_args(out.atoms(sympy.Add).pop())
+    assert m1 in terms or m2 in terms  # one of them of unit coefficient
+    assert abs(float(out.subs({m1: 1.5, m2: 2.5})) - 13.71 / np.sqrt(4.76 * 1.5 + 4.75 * 2.5)) < 1e-12
+    # the largest term on the data is made the unit one (not a constant of 1e-16)
+    out = _unit_sums(6e-8 * sympy.sqrt(9.7e15 * sympy.cos(p) - 1.0), [m1, m2, p], x)
+    assert sympy.cos(p) in sympy.Add.make_args(out.atoms(sympy.Add).pop())
+    same = sympy.Float(2.0) * sympy.sqrt(3.4 * p + 1)  # an exact 1 in it: left alone
+    assert _unit_sums(same, [m1, m2, p], x) == same
+
+
+def test_a_wave_whose_shape_another_variable_sets_is_found():
+    import time
+
+    from kansci._discover import _search_for, _waved
+
+    # Fabry-Perot: 1 / (1 + F sin(delta / 2)^2) = 2 / (2 + F - F cos(delta)); the wave's
+    # frequency and phase come out near 1 and pi / 2, exact once refitted with the rest
+    gen = torch.Generator().manual_seed(0)
+    F = 0.1 + 99.9 * torch.rand(3000, generator=gen, dtype=torch.float64)
+    delta = 12.5 * torch.rand(3000, generator=gen, dtype=torch.float64)
+    x, y = torch.stack([F, delta], 1), 1 / (1 + F * torch.sin(delta / 2) ** 2)
+    Fs, ds = sympy.symbols("F delta")
+    found, _ = _waved(x, y, [Fs, ds], 0, time.monotonic() + 20, 0)
+    search = _search_for(x, y, [Fs, ds], 0)
+    for f in found:
+        search.add(f, "wave")
+    assert search.exact()
+    assert _equal(search.choice()["formula"], 1 / (1 + Fs * sympy.sin(ds / 2) ** 2))
