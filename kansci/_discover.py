@@ -335,9 +335,10 @@ class _Search:
 
     def _snapped(self, cand: _Candidate):
         """Alternatives to try, in order: every float with a finite standard error snapped
-        where ``snap_constant`` allows; then, one at a time, floats that the data do not
-        determine (infinite error) fixed at 0 or +-1. Yields (formula, snaps)."""
-        sub, snaps, loose = {}, [], []
+        where ``snap_constant`` allows; then each of those alone (nearest in standard errors
+        first); then, one at a time, floats that the data do not determine (infinite error)
+        fixed at 0 or +-1. Yields (formula, snaps)."""
+        snappable, loose = [], []  # (float, its snap, standard error); floats
         for f in cand.formula.atoms(sympy.Float):
             se = cand.errors.get(f, math.inf)
             if not math.isfinite(se):
@@ -345,10 +346,13 @@ class _Search:
                 continue
             s = snap_constant(float(f), se=se)
             if not isinstance(s, sympy.Float):
-                sub[f] = s
-                snaps.append((s, float(f), se))
-        if sub:
-            yield cand.formula.xreplace(sub), snaps
+                snappable.append((f, s, se))
+        if snappable:
+            yield (cand.formula.xreplace({f: s for f, s, _ in snappable}),
+                   [(s, float(f), se) for f, s, se in snappable])
+        if len(snappable) > 1:  # one wrong snap spoils them all: each alone, nearest first
+            for f, s, se in sorted(snappable, key=lambda t: abs(float(t[1] - t[0])) / t[2]):
+                yield cand.formula.xreplace({f: s}), [(s, float(f), se)]
         for f in sorted(loose, key=lambda f: abs(float(f)))[:_LOOSE_TRIES]:
             for s in (sympy.Integer(0), sympy.Integer(1 if float(f) > 0 else -1)):
                 yield cand.formula.xreplace({f: s}), [(s, float(f), math.inf)]
@@ -677,9 +681,11 @@ def noise_level(x: Tensor, y: Tensor, queries: int = 2000, k: int = 10) -> float
     delta_j = mean squared distance and gamma_j = half the mean squared difference of y; as
     delta -> 0 the function's own change vanishes, so the intercept of the straight line
     through (delta_j, gamma_j) estimates the noise variance. x (n, d), y (n,)."""
+    ok = torch.isfinite(x).all(1) & torch.isfinite(y)
+    x, y = x[ok], y[ok]
     n = x.shape[0]
     sd = float(y.std()) if n > 1 else 0.0
-    if n < k + 2 or sd == 0:
+    if n < k + 2 or not sd > 0 or not math.isfinite(sd):
         return 0.0
     z = (x - x.mean(0)) / x.std(0).clamp_min(1e-300)
     q = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:queries]
@@ -691,6 +697,8 @@ def noise_level(x: Tensor, y: Tensor, queries: int = 2000, k: int = 10) -> float
         deltas.append(near.values.square())
         gammas.append((y[chunk, None] - y[near.indices]).square() / 2)
     delta, gamma = torch.cat(deltas).mean(0), torch.cat(gammas).mean(0)  # (k,)
+    if not bool(torch.isfinite(delta).all() and torch.isfinite(gamma).all()):
+        return 0.0  # columns too far apart for their distances (1e300 and 1e-300)
     a = torch.stack([torch.ones_like(delta), delta], 1)
     intercept = float(torch.linalg.lstsq(a, gamma[:, None]).solution[0, 0])
     return math.sqrt(max(intercept, 0.0)) / sd
@@ -810,7 +818,10 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         if time.monotonic() > deadline:
             break
         bar.set_postfix_str(name, refresh=False)
-        exprs, model = route()
+        try:
+            exprs, model = route()
+        except RuntimeError:  # linear algebra on degenerate columns (LAPACK refuses NaNs):
+            exprs, model = [], None  # this route has nothing to say, the others go on
         for e in exprs:
             search.add(e, name, model)
         done: list[set] = []  # the variables of the parts peeled so far

@@ -233,6 +233,8 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
         fits = []
         for xs, transforms in sets:
             for target, back, slope in transforms:
+                if not bool(torch.isfinite(target).all() and torch.isfinite(slope).all()):
+                    continue
                 for cols, syms, deg in [(xs, symbols, 4)] + (
                         [(torch.cat([xs, 1 / xs], 1), sl, 2)] if laurent else []):
                     p = polynomial(cols, target, syms, max_degree=deg, max_noisy=_SPARSE,
@@ -309,9 +311,9 @@ def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
     sqrt(1 + B/(1 - C)), exp(u/n) - 1, (1 - exp(-(u - v)))^2, u exp(v)/(1 + u (exp(v) - 1)).
     Only sparse fits (at most ``_SPARSE`` coefficients) exact to 1e-20 count, except for a
     ratio of y itself in the variables alone. For ``noisy`` data where none is exact, the
-    ratios with a function of each variable are fitted as closely as they can be
-    (``_sparse_ratios``), the best ``_NOISY_TOP`` proposed (``_ranked``): Einstein's
-    3 u^2 exp(u) / (exp(u) - 1)^2 at 1% noise."""
+    ratios of y in the variables (at most three) and, for one variable, with a function of
+    it are fitted as closely as they can be (``_sparse_ratios``), the best ``_NOISY_TOP``
+    proposed (``_ranked``): ((m1 - m2) v1 + 2 m2 v2) / (m1 + m2) at 1% noise."""
     out = []
     transforms = [(y, lambda p: p)]
     if bool(torch.isfinite(y).all()):
@@ -343,6 +345,12 @@ def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
     p = quadratic(x, y, symbols)
     if p is not None:
         out.append(p)
+    m = min(x.shape[0], 800)  # an identity shows on a few hundred samples (discover
+    # scores the result on the held-out ones)
+    near = []  # noisy data: the closest sparse ratios, in the variables and (below) with
+    # a function of each
+    if noisy and not out and x.shape[1] <= 3:
+        near += _sparse_ratios(x[:m], y[:m], symbols)
     if x.shape[1] <= 2:  # each variable with one function of it (or none) as a feature
         def kinds(v, s):
             out = [(torch.exp(v), sympy.exp(s)), (torch.exp(-v), sympy.exp(-s))]
@@ -358,9 +366,6 @@ def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
             targets.append((torch.log(y.abs()), lambda p, s=sign: s * sympy.exp(p),
                             lambda t, s=sign: s * torch.exp(t)))
         found = 0
-        m = min(x.shape[0], 800)  # an identity shows on a few hundred samples (discover
-        # scores the result on the held-out ones)
-        near = []  # noisy data: the closest sparse ratios
         for combo in itertools.product(*(kinds(x[:m, i], symbols[i])
                                          for i in range(x.shape[1]))):
             extra = [c for c in combo if c is not None]
@@ -377,8 +382,8 @@ def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
                 elif noisy and x.shape[1] == 1:
                     near += [(t_back(pred), back(q))
                              for pred, q in _sparse_ratios(cols, target[:m], syms)]
-        if not out:
-            out = _ranked(near, y[:m])
+    if not out and near:
+        out = _ranked(near, y[:m])
     return out
 
 

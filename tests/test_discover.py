@@ -1,5 +1,6 @@
 """discover(), Formula, KANRegressor and the command line."""
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -537,3 +538,42 @@ def test_a_wave_whose_shape_another_variable_sets_is_found():
         search.add(f, "wave")
     assert search.exact()
     assert _equal(search.choice()["formula"], 1 / (1 + Fs * sympy.sin(ds / 2) ** 2))
+
+
+def test_noisy_ratios_and_transforms_are_proposed():
+    from kansci import _routes as routes
+    from kansci._discover import _search_for
+
+    gen = torch.Generator().manual_seed(0)
+    # an elastic collision's groups at 1% noise: ((u - 1) v + 2) / (u + 1)
+    X = 0.2 + 4.8 * torch.rand(3000, 2, generator=gen, dtype=torch.float64)
+    u, v = X[:, 0], X[:, 1]
+    y = ((u - 1) * v + 2) / (u + 1)
+    y = y + 0.01 * y.square().mean().sqrt() * torch.randn(3000, generator=gen, dtype=torch.float64)
+    us, vs = sympy.symbols("u v")
+    assert routes.rational_of_target(X, y, [us, vs]) == []  # nothing exact
+    found = routes.rational_of_target(X, y, [us, vs], noisy=True)
+    search = _search_for(X, y, [us, vs], 0)
+    for f in found:
+        search.add(f, "rational")
+    assert any(_equal(r["formula"], ((us - 1) * vs + 2) / (us + 1)) for r in search.rows)
+    # a beam's radius over its waist at 1% noise: y^2 = 1 + z^2, weighted by y's noise in y^2
+    z = 0.1 + 9.9 * torch.rand(3000, 1, generator=gen, dtype=torch.float64)
+    y = torch.sqrt(1 + z[:, 0] ** 2)
+    y = y + 0.01 * y.square().mean().sqrt() * torch.randn(3000, generator=gen, dtype=torch.float64)
+    zs = sympy.Symbol("z")
+    search = _search_for(z, y, [zs], 0)
+    for f in routes.polynomial_of_target(z, y, [zs], noisy=True):
+        search.add(f, "polynomial")
+    assert any(_equal(r["formula"], sympy.sqrt(1 + zs ** 2)) for r in search.rows)
+
+
+def test_the_noise_level_of_extreme_columns_is_a_number_not_an_error():
+    from kansci._discover import noise_level
+
+    # sin(w x) of a group spanning 1e300 gave NaNs, and LAPACK refused them (a crash)
+    x = torch.tensor([[1e300, 1.0], [-1e300, 2.0]] * 20, dtype=torch.float64)
+    y = torch.arange(40, dtype=torch.float64)
+    assert math.isfinite(noise_level(x, y))
+    x[0, 0], x[1, 1] = math.inf, math.nan
+    assert math.isfinite(noise_level(x, y))
