@@ -87,6 +87,7 @@ _SCALING_SHARE = 0.5  # of the time left, what the scaling route may use
 _SCALING_FIT = 1000  # samples the scaling route's surrogate is trained on
 _NOISY = 1e-3  # noise level (a fraction of std(y)) above which data count as noisy
 _WAVE_SHARE = 0.2  # of y's variance about its trend a wave along one variable must explain
+_WAVE_SAMPLES = 2000  # samples the wave's frequency and phase are read on
 _SHARE = 0.7  # of the time left, what separated parts may use together (the rest: other routes)
 _MIN_SAMPLES = 8  # below this discover refuses; below _FEW it warns and cross-validates
 _FEW = 20
@@ -927,7 +928,10 @@ def _waved(x, y, symbols, seed, deadline, depth, end=math.inf):
         found = routes.frequency(x[:, i], y, degree=0, share=_WAVE_SHARE)
         if found is None:
             continue
-        w, phase = _wave(x, y, i, found[0])  # sympy numbers
+        wave = _wave(x, y, i, found[0], deadline)
+        if wave is None:  # out of time
+            break
+        w, phase = wave  # sympy numbers
         xs = x.clone()
         xs[:, i] = torch.sin(float(w) * x[:, i] + float(phase))
         if check is None:
@@ -945,13 +949,15 @@ def _waved(x, y, symbols, seed, deadline, depth, end=math.inf):
     return out, None
 
 
-def _wave(x: Tensor, y: Tensor, i: int, w0: float) -> tuple[float, float]:
+def _wave(x: Tensor, y: Tensor, i: int, w0: float, deadline: float):
     """(w, phi) of the wave along x_i near the periodogram's w0: w where y is most nearly a
-    function of (the other variables, sin(w x_i), cos(w x_i)) (Gamma test on 500 samples,
-    over 0.9 w0 .. 1.1 w0, then finer grids: the periodogram's peak moves with what the
-    other variables do to the wave), then phi where y is most nearly a function of (the
-    others, sin(w x_i + phi)); w and phi within 2e-3 and 1e-2 of simple numbers (1; pi / 2:
-    a cosine) taken as those (sympy numbers)."""
+    function of (the other variables, sin(w x_i), cos(w x_i)) (Gamma test on at most
+    ``_WAVE_SAMPLES`` samples, over 0.9 w0 .. 1.1 w0, then finer grids: the periodogram's
+    peak moves with what the other variables do to the wave), then phi where y is most
+    nearly a function of (the others, sin(w x_i + phi)); w and phi within 2e-3 and 1e-2 of
+    simple numbers (1; pi / 2: a cosine) taken as those (sympy numbers). None once the
+    deadline passes (each grid takes about 0.5 s)."""
+    x, y = x[:_WAVE_SAMPLES], y[:_WAVE_SAMPLES]  # in random order already
     rest = [j for j in range(x.shape[1]) if j != i]
     v = x[:, i]
 
@@ -961,6 +967,8 @@ def _wave(x: Tensor, y: Tensor, i: int, w0: float) -> tuple[float, float]:
 
     best, width = w0, 0.1 * w0
     for queries in (500, 2000, 2000):
+        if time.monotonic() > deadline:
+            return None
         best = min((best + width * k / 10 for k in range(-10, 11)),
                    key=lambda w: level(w, queries))
         width /= 10
@@ -972,6 +980,8 @@ def _wave(x: Tensor, y: Tensor, i: int, w0: float) -> tuple[float, float]:
 
     phase, width = 0.0, math.pi
     for steps in (18, 5, 5):
+        if time.monotonic() > deadline:
+            return None
         phase = min((phase + width * k / steps for k in range(-steps, steps + 1)), key=spread)
         width /= steps
     phase = math.remainder(phase, 2 * math.pi)

@@ -174,19 +174,27 @@ def separable(x, y, symbols, seed, mode: str, deadline=math.inf):
     return expr, model
 
 
-def network(x, y, symbols, seed, width, lamb, weight_simple, log=False, **kw):
-    """Proposals read off a whole network (auto_symbolic, constants trained, formula), one
-    per ``weight_simple``; with ``log`` the network fits log|y| (y of one sign) and the
-    proposals are sign(y) exp(formula)."""
+_SNAP_SAMPLES = 500  # samples each edge's curve is matched to library functions on
+
+
+def network(x, y, symbols, seed, width, lamb, weight_simple, log=False, deadline=math.inf,
+            **kw):
+    """Proposals read off a whole network (auto_symbolic on ``_SNAP_SAMPLES`` samples,
+    constants trained, formula), one per ``weight_simple`` (after the deadline only the
+    first: matching the 66 edges of a [5, 11, 1] network to the library takes seconds);
+    with ``log`` the network fits log|y| (y of one sign) and the proposals are
+    sign(y) exp(formula)."""
     target = torch.log(y.abs()) if log else y
     mu, sd = float(target.mean()), float(target.std()) or 1.0
     t = (target - mu) / sd
-    model = train(width, x, t, seed, lamb=lamb, **kw)
+    model = train(width, x, t, seed, lamb=lamb, deadline=deadline, **kw)
     exprs = []
-    for w in weight_simple:
+    for k, w in enumerate(weight_simple):
+        if k > 0 and time.monotonic() > deadline:
+            break
         snapped = model.like()
         snapped.load_state_dict(model.state_dict())
-        snapped.auto_symbolic(weight_simple=w, progress=False, x=x)
+        snapped.auto_symbolic(weight_simple=w, progress=False, x=x[:_SNAP_SAMPLES])
         snapped.fit({"train_input": x, "train_label": t[:, None]}, steps=20, update_grid=False,
                     progress=False)
         try:
