@@ -723,6 +723,13 @@ def _noise_1d(x: Tensor, y: Tensor) -> float:
     return 1.4826 * float(r.abs().median()) / sd
 
 
+def _explained(x: Tensor, y: Tensor) -> float:
+    """The noise level (``noise_level``) that y may keep over new variables made of x
+    (groups, a wave) for them to explain it as well as x does: twice its level over x, plus
+    1e-3. x (n, d), y (n,)."""
+    return 2 * noise_level(x, y) + 1e-3
+
+
 def _measured_noise(x: Tensor, y: Tensor) -> float:
     """The noise of measured y (the data, or the data over an exact scale) as a fraction of
     std(y): the Gamma test's (``noise_level``), for one variable the lower of it and the
@@ -887,7 +894,7 @@ def _scaled(search: _Search, seed, deadline, depth, end=math.inf):
     if not bases:
         return [], model
     names = [str(s) for s in symbols]
-    check = 2 * noise_level(x, y) + 1e-3  # a reduction's groups must explain y as well
+    check = _explained(x, y)  # a reduction's groups must explain y as well
     now = time.monotonic()
     sub_deadline = now + _SCALING_SHARE * (deadline - now)
     sub_end = now + _SCALING_SHARE * (end - now)
@@ -935,7 +942,7 @@ def _waved(x, y, symbols, seed, deadline, depth, end=math.inf):
         xs = x.clone()
         xs[:, i] = torch.sin(float(w) * x[:, i] + float(phase))
         if check is None:
-            check = 2 * noise_level(x, y) + 1e-3
+            check = _explained(x, y)
         if not noise_level(xs, y) <= check:
             continue
         u = sympy.Dummy("u")

@@ -248,7 +248,8 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
                     p = polynomial(cols, target, syms, max_degree=deg, max_noisy=_SPARSE,
                                    weights=1 / slope.clamp_min(1e-300))
                     if p is not None:  # ranked on the samples of y's sign
-                        fits.append((values(back(p), symbols, x[usual]), back(p)))
+                        f = back(p)
+                        fits.append((values(f, symbols, x[usual]), f))
         out = _ranked(fits, y[usual])
     if not out:  # nothing exact: y itself by backward elimination (noisy data)
         p = polynomial(x, y, symbols)
@@ -436,11 +437,9 @@ def _sparse_ratios(x: Tensor, y: Tensor, symbols, max_terms: int = _SPARSE,
             if (len(keep) <= max_terms and bool((q_c != 0).any()) and bool((p_c != 0).any())
                     and bool((den_v != 0).all())):
                 norm = q_c[q_c != 0][0]
-                num = sympy.Add(*[sympy.Float(float(v)) * sympy.Mul(*[symbols[i] for i in pw])
-                                  for pw, v in zip(pp, (p_c / norm).tolist()) if v != 0])
-                den = sympy.Add(*[sympy.Float(float(v)) * sympy.Mul(*[symbols[i] for i in pw])
-                                  for pw, v in zip(qp, (q_c / norm).tolist()) if v != 0])
-                out.append(((pc @ p_c) / den_v, num / den))
+                out.append(((pc @ p_c) / den_v,
+                            _poly(symbols, pp, p_c / norm, exact_one=False)
+                            / _poly(symbols, qp, q_c / norm, exact_one=False)))
             keep = keep[torch.arange(len(keep)) != int(u.abs().argmin())]
     return out
 
@@ -500,11 +499,6 @@ def quadratic(x: Tensor, y: Tensor, symbols, max_terms: int = 8, exact: float = 
         if bool((disc < 0).any()) or bool((qa == 0).any()):
             continue
 
-        def poly(c):  # A's leading 1 stays exact (else the scale of A, B, C is free)
-            return sympy.Add(*[(sympy.Integer(1) if v == 1.0 else sympy.Float(float(v)))
-                               * sympy.Mul(*[symbols[i] for i in pw])
-                               for pw, v in zip(powers, c.tolist()) if v != 0])
-
         for sign in (1, -1):
             root = (-qb + sign * disc.sqrt()) / (2 * qa)
             if float((root - y).square().mean()) / var < exact:
@@ -523,7 +517,8 @@ def quadratic(x: Tensor, y: Tensor, symbols, max_terms: int = 8, exact: float = 
                         return sympy.factor_terms(
                             (-pb + sign * sympy.sqrt(sympy.expand(pb ** 2 - 4 * pa * pc)))
                             / (2 * pa))
-                pa, pb, pc = poly(ca), poly(cb), poly(cc)
+                # A's leading 1 stays exact (else the scale of A, B, C is free)
+                pa, pb, pc = (_poly(symbols, powers, c) for c in (ca, cb, cc))
                 return (-pb + sign * sympy.sqrt(pb ** 2 - 4 * pa * pc)) / (2 * pa)
     return None
 
@@ -589,6 +584,15 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
                        for c, k in zip(coef.tolist(), keep.tolist())])
 
 
+def _poly(symbols, powers, coef: Tensor, exact_one: bool = True) -> sympy.Expr:
+    """sum_k coef_k prod_{i in powers_k} symbols_i, zero coefficients left out; with
+    ``exact_one`` a coefficient of exactly 1.0 written as the integer 1 (a normalised
+    leading coefficient, which a refit must not take as free)."""
+    return sympy.Add(*[(sympy.Integer(1) if exact_one and v == 1.0 else sympy.Float(float(v)))
+                       * sympy.Mul(*[symbols[i] for i in pw])
+                       for pw, v in zip(powers, coef.tolist()) if v != 0])
+
+
 def _monomials(x: Tensor, degree: int):
     """Every monomial of the columns of x (n, d) up to ``degree``: (powers, columns (n, m))."""
     n, d = x.shape
@@ -642,13 +646,9 @@ def rational(x: Tensor, y: Tensor, symbols, max_unknowns: int = 200, exact: floa
         norm = q_c[q_c != 0][0]  # the first denominator coefficient becomes 1
         p_c, q_c = p_c / norm, q_c / norm
 
-        def poly(powers, c):  # the denominator's leading 1 stays exact (else the scale
-            # of P and Q is a free direction for the refit)
-            return sympy.Add(*[(sympy.Integer(1) if v == 1.0 else sympy.Float(float(v)))
-                               * sympy.Mul(*[symbols[i] for i in pw])
-                               for pw, v in zip(powers, c.tolist()) if v != 0])
-
-        return poly(pp, p_c) / poly(qp, q_c)
+        # the denominator's leading 1 stays exact (else the scale of P and Q is a free
+        # direction for the refit)
+        return _poly(symbols, pp, p_c) / _poly(symbols, qp, q_c)
     return None
 
 
@@ -713,7 +713,7 @@ def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: 
 
 
 def frequency(v: Tensor, y: Tensor, max_periods: int = 200, degree: int = 2,
-              share: float = 0.5, harmonics: int = 1):
+              share: float = 0.5):
     """The angular frequency w at which y oscillates over v (both (n,)) at least 1.5 times
     (and at most ``max_periods`` times) as P(v) + A(v) sin(w v + phi), P and A polynomials
     of degree at most ``degree``: the periodogram of y less its quadratic trend (least
@@ -741,11 +741,8 @@ def frequency(v: Tensor, y: Tensor, max_periods: int = 200, degree: int = 2,
                             + (trend @ s) ** 2 / s.square().sum(0))
 
     def basis(freq):
-        cols = [powers]
-        for k in range(1, harmonics + 1):
-            arg = (k * freq * v)[:, None]
-            cols += [powers * torch.cos(arg), powers * torch.sin(arg)]
-        return torch.cat(cols, 1)
+        arg = (freq * v)[:, None]
+        return torch.cat([powers, powers * torch.cos(arg), powers * torch.sin(arg)], 1)
 
     def error(freq):
         a = basis(freq)
