@@ -51,6 +51,7 @@ cannot tell apart wins; ``equations`` lists every candidate.
 """
 from __future__ import annotations
 
+import cmath
 import math
 import time
 import warnings
@@ -78,6 +79,8 @@ _T = 2.0  # paired t statistic above which a formula's held-out error is signifi
 _WORSE = 10.0  # ratio of held-out NMSE above which a formula is worse whatever the t statistic
 _SNAP_ROUNDS = 8  # snap-and-refit rounds per formula (each ends at the first kept snap)
 _LOOSE_TRIES = 3  # constants the data do not determine tried at 0 and +-1, per round
+_ALONE_MAX = 8  # snappable constants above which they are not also tried one at a time
+_MANY_FLOATS = 16  # fitted floats above which a formula gets one snap round (an approximation)
 _ADD_S = 4.0  # seconds the refit, snapping and simplifying of one proposal may take
 _EXACT_FLOATS = 4  # fitted floats an exact formula above 1e-20 may have (``_Search.exact``)
 _MAX_TRAIN = 3000  # samples used to train the networks (the rest only score)
@@ -351,7 +354,8 @@ class _Search:
         if snappable:
             yield (cand.formula.xreplace({f: s for f, s, _ in snappable}),
                    [(s, float(f), se) for f, s, se in snappable])
-        if len(snappable) > 1:  # one wrong snap spoils them all: each alone, nearest first
+        if 1 < len(snappable) <= _ALONE_MAX:  # one wrong snap spoils them all: each alone,
+            # nearest first (not for a series of dozens of terms: a refit each, 0.4 s)
             for f, s, se in sorted(snappable, key=lambda t: abs(float(t[1] - t[0])) / t[2]):
                 yield cand.formula.xreplace({f: s}), [(s, float(f), se)]
         for f in sorted(loose, key=lambda f: abs(float(f)))[:_LOOSE_TRIES]:
@@ -363,8 +367,10 @@ class _Search:
         combine), then snapped and refitted for up to ``_SNAP_ROUNDS`` rounds (a refit after
         snapping can land on constants that snap in turn); each round keeps the first
         alternative (``_snapped``) whose held-out error is not significantly worse than the
-        lowest seen. Of the formulas not significantly worse than the lowest, the one with
-        the fewest floats, then the least complex, is returned."""
+        lowest seen (one round for a formula of more than ``_MANY_FLOATS`` floats: a series
+        that approximates a law, whose snaps cost a refit each). Of the formulas not
+        significantly worse than the lowest, the one with the fewest floats, then the least
+        complex, is returned."""
         base = within(self.seconds(), lambda: expand_numbers(expr), expr)
         if complexity(base) > max(2 * complexity(expr), 100):  # a product of sums blew up
             base = expr
@@ -376,7 +382,8 @@ class _Search:
             plain = self.fitted(expr)
             current = plain if plain.nmse < current.nmse else current
         found, lowest = [current], current
-        for _ in range(_SNAP_ROUNDS):
+        rounds = _SNAP_ROUNDS if _n_floats(current.formula) <= _MANY_FLOATS else 1
+        for _ in range(rounds):
             if time.monotonic() > self.until:
                 break
             step = None
@@ -510,7 +517,7 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
             raise ValueError("y_units was given without units: give units={column: unit} for "
                              "every column too.")
         dims = unit_table(names, units, y_units)
-        reductions = buckingham(*dims)
+        reductions = buckingham(*dims, avoid=_crossing(x))
     # training stops at 75% of the budget, reading and refitting formulas at 95%: what runs
     # on (a training step, a simplification) and the model after the pick fit in the rest
     deadline = math.inf if budget_s is None else start + 0.75 * float(budget_s)
@@ -606,6 +613,12 @@ def _through(top: _Search, x, y, symbols, names, reductions, seed, deadline, end
             seen.add(str(r["formula"]))
             full = red.formula(r["formula"], pi_symbols, symbols)
             top.add(full, f"{source}, {r['source']}", r["model"])
+
+
+def _crossing(x: Tensor) -> list[int]:
+    """The columns of x (n, d) that reach or cross zero: y over a power of one has a pole."""
+    return [i for i in range(x.shape[1]) if not (bool((x[:, i] > 0).all())
+                                                  or bool((x[:, i] < 0).all()))]
 
 
 def _precise(scale: Tensor, least: float = 0.25) -> Tensor:
@@ -772,10 +785,12 @@ def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT, measured: bool 
 
 
 def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
-           exact: float = _EXACT, end: float = math.inf, measured: bool = False) -> _Search:
+           exact: float = _EXACT, end: float = math.inf, measured: bool = False,
+           waves: bool = True) -> _Search:
     """Run the routes on (x, y) until one is exact (held-out NMSE below ``exact``) or the
     deadline passes; ``depth`` counts the reductions that led to this problem; ``measured``
-    as for ``_search_for`` (the data themselves, or over an exact scale)."""
+    as for ``_search_for`` (the data themselves, or over an exact scale); ``waves=False``
+    skips the wave route (for a problem it made: a wave's amplitude is no wave)."""
     search = _search_for(x, y, symbols, seed, end, exact, measured)
     xf, yf = search.x_fit, search.y_fit
     d = x.shape[1]
@@ -794,7 +809,8 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         ("additive", lambda: sep("add")),
         ("multiplicative", lambda: sep("mul")),
         ("scaling", lambda: _scaled(search, seed, deadline, depth, end)),
-        ("wave", lambda: _waved(xf, yf, symbols, seed, deadline, depth, end)),
+        ("wave", lambda: _waved(xf, yf, symbols, seed, deadline, depth, end) if waves
+         else ([], None)),
         # on noisy data (one variable: the Gamma test's level) a fit as close as the noise
         # (the five simplest: within the noise, several fit alike and the search's refit
         # on held-out data tells them apart)
@@ -907,7 +923,8 @@ def _scaled(search: _Search, seed, deadline, depth, end=math.inf):
         tags = [f"[scaling {j + 1}]" for j in range(len(basis))]
         dims = [{b: v[i] for b, v in zip(tags, basis)} for i in range(d)]
         try:
-            reductions = buckingham(dims, {b: v[d] for b, v in zip(tags, basis)})
+            reductions = buckingham(dims, {b: v[d] for b, v in zip(tags, basis)},
+                                    avoid=_crossing(x))
         except ValueError:  # y's scaling is none of the inputs': no reduction
             continue
         _through(search, x, y, symbols, names, reductions, seed, until, until_end,
@@ -916,19 +933,27 @@ def _scaled(search: _Search, seed, deadline, depth, end=math.inf):
 
 
 def _waved(x, y, symbols, seed, deadline, depth, end=math.inf):
-    """Proposals where y depends on one variable x_i only through a wave u = sin(w x_i + phi)
-    whose shape the other variables set: x_i replaced by u, that problem solved (in at most
-    30% of the time left) and sin(w x_i + phi) put back for u: Fabry-Perot's
-    1 / (1 + F sin(delta / 2)^2) = 2 / (2 + F - F cos(delta)). The frequency comes from the
-    periodogram (``routes.frequency``, what the other variables do read as noise, at least
-    ``_WAVE_SHARE`` of y's variance about its trend), refined to where y is most nearly a
-    function of (the others, sin(w x_i), cos(w x_i)) (``_wave``); the problem is solved only
-    if y looks like a function of (the others, u) (noise level at most twice that over x,
+    """Proposals where y depends on one variable x_i through a wave u = sin(w x_i + phi),
+    in one of two ways, each solved (in at most 30% of the time left; at the same depth, so
+    that the scaling route may see y / u, but without waves) and sin(w x_i + phi) put back
+    for u:
+
+    * y depends on x_i only through u, whose shape the other variables set: x_i replaced
+      by u (Fabry-Perot's 1 / (1 + F sin(delta / 2)^2) = 2 / (2 + F - F cos(delta)));
+    * y = u A(x), an amplitude that may depend on x_i too: A solved on the samples where
+      |u| >= 1/2 (a damped wave exp(-Pi_1 Pi_2 / 2) cos(Pi_1) in the groups w t and
+      b / (m w), whose amplitude decays along the wave's own variable).
+
+    The frequency comes from the periodogram (``routes.frequency``, what the other variables
+    do read as noise, at least ``_WAVE_SHARE`` of y's variance about its trend), refined
+    where the other variables hardly change (``_wave``). Each way is taken only if its
+    target looks like a function of its variables (noise level at most twice y's over x,
     plus 1e-3). Only for the data themselves (depth 0). Returns (formulas, None)."""
     d = x.shape[1]
-    if d < 2 or depth > 0 or x.shape[0] < 100:
+    if depth > 0 or x.shape[0] < 100:
         return [], None
     out, check = [], None
+    u = sympy.Dummy("u")
     for i in range(d):
         if time.monotonic() > deadline:
             break
@@ -938,61 +963,119 @@ def _waved(x, y, symbols, seed, deadline, depth, end=math.inf):
         wave = _wave(x, y, i, found[0], deadline)
         if wave is None:  # out of time
             break
-        w, phase = wave  # sympy numbers
-        xs = x.clone()
-        xs[:, i] = torch.sin(float(w) * x[:, i] + float(phase))
+        w, shape, zero = wave  # sympy numbers
         if check is None:
             check = _explained(x, y)
-        if not noise_level(xs, y) <= check:
-            continue
-        u = sympy.Dummy("u")
-        syms = list(symbols)
-        syms[i] = u
-        now = time.monotonic()
-        pick = _solve(xs, y, syms, seed, now + 0.3 * (deadline - now), depth + 1,
-                      end=end).choice()
-        if pick is not None:
-            out.append(pick["formula"].xreplace({u: sympy.sin(w * symbols[i] + phase)}))
+        problems = []
+        if d > 1:
+            xs = x.clone()
+            xs[:, i] = torch.sin(float(w) * x[:, i] + float(shape))
+            if noise_level(xs, y) <= check:
+                syms = list(symbols)
+                syms[i] = u
+                back = sympy.sin(w * symbols[i] + shape)
+                problems.append((xs, y, syms, lambda f, b=back: f.xreplace({u: b})))
+        ui = torch.sin(float(w) * x[:, i] + float(zero))
+        far = ui.abs() >= 0.5
+        amplitude = y[far] / ui[far]
+        if noise_level(x[far], amplitude) <= check:
+            back = sympy.sin(w * symbols[i] + zero)
+            problems.append((x[far], amplitude, list(symbols), lambda f, b=back: b * f))
+        for xs, t, syms, back in problems:
+            now = time.monotonic()
+            if now > deadline:
+                break
+            pick = _solve(xs, t, syms, seed, now + 0.3 * (deadline - now), depth, end=end,
+                          waves=False).choice()
+            if pick is not None:
+                out.append(back(pick["formula"]))
     return out, None
 
 
-def _wave(x: Tensor, y: Tensor, i: int, w0: float, deadline: float):
-    """(w, phi) of the wave along x_i near the periodogram's w0: w where y is most nearly a
-    function of (the other variables, sin(w x_i), cos(w x_i)) (Gamma test on at most
-    ``_WAVE_SAMPLES`` samples, over 0.9 w0 .. 1.1 w0, then finer grids: the periodogram's
-    peak moves with what the other variables do to the wave), then phi where y is most
-    nearly a function of (the others, sin(w x_i + phi)); w and phi within 2e-3 and 1e-2 of
-    simple numbers (1; pi / 2: a cosine) taken as those (sympy numbers). None once the
-    deadline passes (each grid takes about 0.5 s)."""
+def _wave(x: Tensor, y: Tensor, i: int, w0: float, deadline: float, queries: int = 300,
+          k: int = 40):
+    """(w, phi_shape, phi_zero) of the wave along x_i near the periodogram's w0, read where
+    the other variables hardly change: in the neighbourhoods of ``queries`` samples (their
+    ``k`` nearest in the other variables, standardised; at most ``_WAVE_SAMPLES`` samples),
+    each sorted by x_i.
+
+    w, two ways, each over 0.9 w0 .. 1.1 w0 then finer grids (the periodogram's peak moves
+    with what the other variables do to the wave: 5% on a Fabry-Perot etalon's peaks, 0.4%
+    on a damped wave, a phase error of 0.2 rad over its 8 periods):
+
+    * string length: y ordered by the phase w x_i mod 2 pi in each neighbourhood, the
+      summed squared steps between neighbours in phase (any shape of wave: the etalon's
+      sharp peaks);
+    * zero crossings, where y changes sign (a wave A sin(w x_i + phi) crosses zero at
+      w x_i + phi = 0 mod pi whatever its amplitude A does: a damped wave): the crossings
+      x0 (linear interpolation between neighbours in x_i) make |sum s exp(2 i w x0)| largest,
+      s the slope there (a crossing made by noise is flat).
+
+    The first within 2e-3 of a simple number (1, 2 pi, ...) is taken as that number, else
+    the crossings' (where y changes sign at 20 places or more), else the string length's.
+    phi_shape makes y most nearly a function of (the others, sin(w x_i + phi)) (Gamma
+    test); phi_zero puts the crossings at sin(w x0 + phi) = 0 (within 0.02 of the truth on
+    a damped wave, whose decay shifts the interpolated crossings; the final refit corrects
+    it). Phases within 1e-2 (1e-3) of a rational multiple of pi are taken as that. Returns
+    sympy numbers, or None once the deadline passes."""
     x, y = x[:_WAVE_SAMPLES], y[:_WAVE_SAMPLES]  # in random order already
     rest = [j for j in range(x.shape[1]) if j != i]
-    v = x[:, i]
+    z = x[:, rest]
+    z = (z - z.mean(0)) / z.std(0).clamp_min(1e-300)
+    k = min(k, x.shape[0])
+    near = torch.cdist(z[:queries], z).topk(k, dim=1, largest=False).indices  # (q, k)
+    mid = float(x[:, i].mean())
+    v, t = x[:, i][near] - mid, y[near]  # (q, k); centred: the phases stay well conditioned
+    order = v.argsort(1)
+    v, t = v.gather(1, order), t.gather(1, order)
+    a, b, va, vb = t[:, :-1], t[:, 1:], v[:, :-1], v[:, 1:]
+    cross = (a * b < 0) & (vb > va)
+    x0 = (va - a * (vb - va) / (b - a))[cross]  # (crossings,)
+    slope = ((b - a).abs() / (vb - va))[cross]
+    slope = slope / slope.max() if len(slope) else slope
 
-    def level(w, queries):
-        cols = torch.cat([x[:, rest], torch.sin(w * v)[:, None], torch.cos(w * v)[:, None]], 1)
-        return noise_level(cols, y, queries=queries)
+    def string(w):
+        by_phase = torch.remainder(w * v, 2 * math.pi).argsort(1)
+        ts = t.gather(1, by_phase)
+        return float((ts.roll(-1, 1) - ts).square().sum())
 
-    best, width = w0, 0.1 * w0
-    for queries in (500, 2000, 2000):
-        if time.monotonic() > deadline:
-            return None
-        best = min((best + width * k / 10 for k in range(-10, 11)),
-                   key=lambda w: level(w, queries))
-        width /= 10
-    w = snap_constant(best, 2e-3)
+    def crossings(w):  # a complex sum: its size says how well w lines the crossings up
+        arg = 2 * w * x0
+        return complex(float((slope * torch.cos(arg)).sum()), float((slope * torch.sin(arg)).sum()))
+
+    costs = [string] + ([lambda w: -abs(crossings(w))] if len(x0) >= 20 else [])
+    found = []
+    for cost in costs:
+        best, width = w0, 0.1 * w0
+        for _ in range(4):
+            if time.monotonic() > deadline:
+                return None
+            best = min((best + width * j / 10 for j in range(-10, 11)), key=cost)
+            width /= 10
+        found.append(snap_constant(best, 2e-3))
+    w = next((f for f in found if not isinstance(f, sympy.Float)), found[-1])
+    wf = float(w)
+    zero = -cmath.phase(crossings(wf)) / 2 - wf * mid if len(x0) else 0.0
 
     def spread(phase):  # how far y is from a function of (the others, sin(w x_i + phase))
-        u = torch.sin(float(w) * v + phase)[:, None]
+        u = torch.sin(wf * x[:, i] + phase)[:, None]
         return noise_level(torch.cat([x[:, rest], u], 1), y, queries=500)
 
-    phase, width = 0.0, math.pi
+    shape, width = 0.0, math.pi
     for steps in (18, 5, 5):
         if time.monotonic() > deadline:
             return None
-        phase = min((phase + width * k / steps for k in range(-steps, steps + 1)), key=spread)
+        shape = min((shape + width * j / steps for j in range(-steps, steps + 1)), key=spread)
         width /= steps
-    phase = math.remainder(phase, 2 * math.pi)
-    return w, snap_constant(phase, 1e-2)
+    return w, _phase(shape, 2 * math.pi, 1e-2), _phase(zero, math.pi, 1e-3)
+
+
+def _phase(value: float, period: float, tol: float):
+    """A phase reduced to (-period / 2, period / 2], as a rational multiple of pi (q <= 12)
+    where one lies within ``tol`` relative (sympy), else as a Float."""
+    value = math.remainder(value, period)
+    s = snap_constant(value, tol)
+    return s if s == 0 or (s / sympy.pi).is_Rational else sympy.Float(value)
 
 
 def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):

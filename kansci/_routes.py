@@ -688,10 +688,11 @@ def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: 
     pick = order[torch.linspace(0, len(order) - 1, min(samples, len(order))).long()]
     v, t = x[pick, 0], y[pick]
     outer = [n for n in SYMBOLIC_LIB if n != "0"]
-    # (torch function, sympy function, complexity) of every inner function h; exp(a x) needs
+    # (torch function, sympy function, complexity) of every inner function h, x itself
+    # included (else cos(x) came back as sin(|x| + pi / 2), a fit as exact); exp(a x) needs
     # its sign inside (1 - exp(-x)), so exp(-x) is one too
     inners = [(SYMBOLIC_LIB[n].torch_fn, get_function(n).sympy_fn, SYMBOLIC_LIB[n].complexity)
-              for n in outer if n != "x"]
+              for n in outer]
     inners.append((lambda u: torch.exp(-u), lambda u: sympy.exp(-u),
                    SYMBOLIC_LIB["exp"].complexity))
     found = []

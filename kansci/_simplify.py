@@ -32,8 +32,24 @@ def tidy(expr: sympy.Expr, seconds: float = SIMPLIFY_S) -> sympy.Expr:
     if size > SIMPLIFY_MAX:
         return expr
     # where simplify cannot be stopped, only expressions that simplify quickly
-    return within(seconds, lambda: sympy.simplify(expr), expr,
-                  unbounded=lambda: sympy.simplify(expr) if size <= 15 else expr)
+    out = within(seconds, lambda: sympy.simplify(expr), expr,
+                 unbounded=lambda: sympy.simplify(expr) if size <= 15 else expr)
+    return even_of_abs(out)
+
+
+_EVEN = (sympy.cos, sympy.cosh, sympy.sec, sympy.sech)
+
+
+def even_of_abs(expr: sympy.Expr) -> sympy.Expr:
+    """|u| dropped inside an even function: cos(|u|) = cos(u) (and cosh, sec, sech),
+    |u|^(2k) = u^(2k) (a fit through |u| is as exact as one through u; sympy keeps both)."""
+    if not expr.has(sympy.Abs):
+        return expr
+    return expr.replace(
+        lambda e: (isinstance(e, _EVEN) and isinstance(e.args[0], sympy.Abs))
+        or (e.is_Pow and isinstance(e.base, sympy.Abs) and e.exp.is_Integer and e.exp % 2 == 0),
+        lambda e: (e.func(e.args[0].args[0]) if isinstance(e, _EVEN)
+                   else e.base.args[0] ** e.exp))
 
 
 def tidy_exact(expr: sympy.Expr, seconds: float = SIMPLIFY_S) -> sympy.Expr:

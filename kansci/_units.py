@@ -307,10 +307,12 @@ def _circuits(D: list[list[Fraction]], m: int, k: int) -> list[Vector]:
     return chosen
 
 
-def _scales(D: list[list[Fraction]], m: int, y: list[Fraction], groups: list[Vector]) -> list[Vector]:
-    """Solutions p of D p = y over m variables, best first (``_scale_key``): those on the
-    fewest independent columns (and one column more), each also moved by c * group for c in
-    _SHIFTS; only those using at most one variable more than the best are kept."""
+def _scales(D: list[list[Fraction]], m: int, y: list[Fraction], groups: list[Vector],
+            avoid: frozenset = frozenset()) -> list[Vector]:
+    """Solutions p of D p = y over m variables, best first (fewest columns of ``avoid``,
+    then ``_scale_key``): those on the fewest independent columns (and one column more),
+    each also moved by c * group for c in _SHIFTS; only those using at most one variable
+    more than the best are kept."""
     found: set[Vector] = set()
     least = None
     seen = 0
@@ -331,12 +333,16 @@ def _scales(D: list[list[Fraction]], m: int, y: list[Fraction], groups: list[Vec
     if not found:
         found.add(tuple(_solve(D, y, m)))
     found |= {tuple(a + c * b for a, b in zip(p, g)) for p in found for g in groups for c in _SHIFTS}
-    ranked = sorted(found, key=_scale_key)
+    def key(p):
+        return (sum(1 for i in avoid if p[i]),) + _scale_key(p)
+
+    ranked = sorted(found, key=key)
     fewest = _scale_key(ranked[0])[1]
-    return [p for p in ranked if _scale_key(p)[1] <= fewest + 1]
+    return [p for p in ranked if _scale_key(p)[1] <= fewest + 1 or not key(p)[0]]
 
 
-def buckingham(dims: Sequence[Mapping], y_dims: Mapping) -> list[Reduction]:
+def buckingham(dims: Sequence[Mapping], y_dims: Mapping, avoid: Sequence[int] = ()
+               ) -> list[Reduction]:
     """Reductions y = s F(Pi) of a problem whose d inputs have dimensions ``dims`` and whose
     target has ``y_dims``: at most MAX_ALTERNATIVES, best first, all with the same groups.
 
@@ -352,6 +358,9 @@ def buckingham(dims: Sequence[Mapping], y_dims: Mapping) -> list[Reduction]:
       earliest variables. Alternatives keep at most one variable more than the best.
       For E = m c^2 / sqrt(1 - v^2 / c^2) with inputs (m, v, c) the group is v / c and the
       scales are m v^2, m c^2, then m v c: which one makes F simplest depends on the law.
+    * inputs listed in ``avoid`` (indices; those whose values cross zero, over which y / s
+      has a pole) enter a scale only where no other scale exists: for the Nernst potential
+      E_0 + R T / (z F) log(C_out / C_in) the scale R T / F, not E_0.
 
     An input whose dimension no other input or y can balance (the mass of a pendulum) appears
     in no group and no scale: dimensional analysis says the law does not depend on it.
@@ -382,7 +391,8 @@ def buckingham(dims: Sequence[Mapping], y_dims: Mapping) -> list[Reduction]:
     own = [tuple(Fraction(int(j == i)) for j in range(d)) for i in range(d) if not dims[i]]
     local = _circuits(D, m, m - _rank(D, m))
     groups = tuple(own + [_spread(v, cols, d) for v in local])
-    scales = _scales(D, m, target, local)[:MAX_ALTERNATIVES]
+    shunned = frozenset(k for k, i in enumerate(cols) if i in set(avoid))
+    scales = _scales(D, m, target, local, shunned)[:MAX_ALTERNATIVES]
     return [Reduction(groups=groups, scale=_spread(p, cols, d)) for p in scales]
 
 

@@ -540,6 +540,32 @@ def test_a_wave_whose_shape_another_variable_sets_is_found():
     assert _equal(search.choice()["formula"], 1 / (1 + Fs * sympy.sin(ds / 2) ** 2))
 
 
+def test_a_wave_whose_amplitude_decays_along_it_is_found():
+    import time
+
+    from kansci._discover import _search_for, _wave, _waved
+
+    # a damped oscillation A exp(-b t / (2 m)) cos(w t) in the groups w t and b / (m w):
+    # exp(-p q / 2) cos(p), whose amplitude decays along the wave's own variable p
+    gen = torch.Generator().manual_seed(0)
+    w = 0.5 + 4.5 * torch.rand(3000, generator=gen, dtype=torch.float64)
+    t = 10 * torch.rand(3000, generator=gen, dtype=torch.float64)
+    q = (0.1 + 1.9 * torch.rand(3000, generator=gen, dtype=torch.float64)) / (
+        (0.5 + 4.5 * torch.rand(3000, generator=gen, dtype=torch.float64)) * w)
+    p = w * t
+    x, y = torch.stack([p, q], 1), torch.exp(-p * q / 2) * torch.cos(p)
+    freq, shape, zero = _wave(x, y, 0, 1.004, time.monotonic() + 20)
+    assert freq == 1  # the periodogram's peak is off; the neighbourhoods' fit is not
+    assert abs(math.remainder(float(zero) - math.pi / 2, math.pi)) < 0.05
+    ps, qs = sympy.symbols("p q")
+    found, _ = _waved(x, y, [ps, qs], 0, time.monotonic() + 20, 0)
+    search = _search_for(x, y, [ps, qs], 0)
+    for f in found:
+        search.add(f, "wave")
+    assert search.exact()
+    assert _equal(search.choice()["formula"], sympy.exp(-ps * qs / 2) * sympy.cos(ps))
+
+
 def test_noisy_ratios_and_transforms_are_proposed():
     from kansci import _routes as routes
     from kansci._discover import _search_for

@@ -154,6 +154,19 @@ def test_sparse_groups_for_many_lengths():
     _check_dimensions(reds, dims, y)
 
 
+def test_a_column_that_crosses_zero_enters_a_scale_last():
+    # Nernst: E = E_0 + R T / (z F) log(C_out / C_in) with E_0 in [-0.5, 0.5] V: y / E_0 has a pole
+    dims = units("V", "J/(mol*K)", "K", "dimensionless", "C/mol", "mM", "mM")
+    y = parse_units("V", "y")
+    plain = buckingham(dims, y)
+    assert plain[0].scale == fr(1, 0, 0, 0, 0, 0, 0)  # E_0: fewest variables
+    reds = buckingham(dims, y, avoid=[0])
+    assert reds[0].scale == fr(0, 1, 1, 0, -1, 0, 0)  # R T / F
+    assert fr(1, 0, 0, 0, 0, 0, 0) in [r.scale for r in reds]  # still offered, later
+    assert all(r.groups == plain[0].groups for r in reds)
+    _check_dimensions(reds, dims, y)
+
+
 def test_inconsistent_y_units():
     with pytest.raises(ValueError, match=r"y_units \(\[mass\]\) cannot be made.*no input carries \[mass\]"):
         buckingham(units("m", "s"), parse_units("kg", "y"))
