@@ -80,6 +80,7 @@ _WORSE = 10.0  # ratio of held-out NMSE above which a formula is worse whatever 
 _SNAP_ROUNDS = 8  # snap-and-refit rounds per formula (each ends at the first kept snap)
 _LOOSE_TRIES = 3  # constants the data do not determine tried at 0 and +-1, per round
 _ALONE_MAX = 8  # snappable constants above which they are not also tried one at a time
+_FACTOR_DEGREE = 14  # degree of each factor's polynomial in the product route's fit (``_rank_one``)
 _MANY_FLOATS = 16  # fitted floats above which a formula gets one snap round (an approximation)
 _ADD_S = 4.0  # seconds the refit, snapping and simplifying of one proposal may take
 _EXACT_FLOATS = 4  # fitted floats an exact formula above 1e-20 may have (``_Search.exact``)
@@ -94,7 +95,7 @@ _WAVE_SAMPLES = 2000  # samples the wave's frequency and phase are read on
 _SHARE = 0.7  # of the time left, what separated parts may use together (the rest: other routes)
 _MIN_SAMPLES = 8  # below this discover refuses; below _FEW it warns and cross-validates
 _FEW = 20
-_PEELED = ("additive", "multiplicative", "reduced")  # routes whose formula ``_peel`` revisits
+_PEELED = ("additive", "multiplicative", "product", "reduced")  # routes whose formula ``_peel`` revisits
 _PEEL_BELOW = 1e-2  # ... where its held-out NMSE is below this (its structure is right)
 
 
@@ -808,6 +809,8 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         ("periodic", lambda: (routes.periodic(xf, yf, symbols), None)),
         ("additive", lambda: sep("add")),
         ("multiplicative", lambda: sep("mul")),
+        ("factors", lambda: _factored(xf, yf, symbols, seed, deadline, depth, end,
+                                      search.exact_level)),
         ("scaling", lambda: _scaled(search, seed, deadline, depth, end)),
         ("wave", lambda: _waved(xf, yf, symbols, seed, deadline, depth, end) if waves
          else ([], None)),
@@ -828,9 +831,11 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
          if d > 1 and routes.one_sign(yf) else ([], None)),
         ("general", lambda: net([d, 2 * d + 1, 1], 1e-3, (0.8, 0.2))),
     ]
-    if d <= 2:  # a small network is cheaper than a surrogate: try it first
-        names = [n for n, _ in steps]
-        steps.insert(names.index("reduced"), steps.pop(names.index("outer function")))
+    if d <= 2:  # small networks are cheaper than a surrogate: try them first (the product
+        # first: two edges, where 2 sin(x) cos(y) on [-1, 1]^2 starved after an outer function)
+        for route in ("product", "outer function"):
+            names = [n for n, _ in steps]
+            steps.insert(names.index("reduced"), steps.pop(names.index(route)))
     # on noisy data (one variable) a formula within the noise ends the search only once the
     # library's compositions were tried: a cubic fits sin(x)^2 / 2 on [0.2, 1.4] as well at 2%
     wait = search.exact_level > _EXACT
@@ -1076,6 +1081,74 @@ def _phase(value: float, period: float, tol: float):
     value = math.remainder(value, period)
     s = snap_constant(value, tol)
     return s if s == 0 or (s / sympy.pi).is_Rational else sympy.Float(value)
+
+
+def _chebyshev(v: Tensor, degree: int) -> Tensor:
+    """Chebyshev polynomials T_0 .. T_degree of v (n,) mapped onto [-1, 1]: (n, degree + 1)."""
+    lo, hi = float(v.min()), float(v.max())
+    u = (2 * v - (lo + hi)) / max(hi - lo, 1e-300)
+    cols = [torch.ones_like(u), u]
+    for _ in range(degree - 1):
+        cols.append(2 * u * cols[-1] - cols[-2])
+    return torch.stack(cols[:degree + 1], 1)
+
+
+def _rank_one(x: Tensor, y: Tensor, degree: int = _FACTOR_DEGREE, sweeps: int = 40):
+    """y as a product of one smooth factor per variable, prod_i g_i(x_i), each g_i a
+    polynomial of ``degree`` (Chebyshev basis): alternating least squares, each factor fitted
+    with the others held (a linear problem; factors may change sign, unlike a fit of
+    log|y|). Returns (factor values (n, d), NMSE of the product)."""
+    n, d = x.shape
+    bases = [_chebyshev(x[:, i], degree) for i in range(d)]
+    g = torch.ones(n, d, dtype=y.dtype)
+    var = float(y.var()) or 1.0
+    err = math.inf
+    for _ in range(sweeps):
+        for i in range(d):
+            others = torch.prod(torch.cat([g[:, :i], g[:, i + 1:]], 1), 1)
+            a = bases[i] * others[:, None]
+            coef = torch.linalg.lstsq(a, y[:, None]).solution[:, 0]
+            gi = bases[i] @ coef
+            size = float(gi.abs().max())
+            if not size > 0 or not math.isfinite(size):
+                return g, math.inf
+            g[:, i] = gi / size if i < d - 1 else gi  # the scale rides on the last factor
+        new = float((g.prod(1) - y).square().mean()) / var
+        if not new < 0.999 * err:
+            err = min(err, new)
+            break
+        err = new
+    return g, err
+
+
+def _factored(x, y, symbols, seed, deadline, depth, end=math.inf, level: float = 0.0):
+    """y = prod_i f_i(x_i) with factors that may change sign (2 sin(x) cos(y) on [-1, 1]^2,
+    cos(theta) (v - 1 / v)): where a product of smooth factors (``_rank_one``) fits y to
+    within its noise (``level``, an NMSE) plus 1e-7, each factor is solved as a
+    problem of one variable, on y over the other factors where they are largest (the upper
+    half of |prod_{j != i} g_j|), and the product of the answers proposed (``discover``
+    refits its constants). Returns (formulas, None)."""
+    d = x.shape[1]
+    if d < 2 or depth >= _MAX_DEPTH:
+        return [], None
+    g, err = _rank_one(x, y)
+    if not err < level + 1e-7:
+        return [], None
+    parts = []
+    for i in range(d):
+        now = time.monotonic()
+        if now > deadline:
+            return [], None
+        others = torch.prod(torch.cat([g[:, :i], g[:, i + 1:]], 1), 1)
+        keep = others.abs() >= others.abs().median()
+        t = y[keep] / others[keep]
+        pick = _solve(x[keep][:, i:i + 1], t, [symbols[i]], seed,
+                      now + (deadline - now) / (d - i), depth + 1, end=end,
+                      exact=100 * err + 1e-9).choice()
+        if pick is None:
+            return [], None
+        parts.append(pick["formula"])
+    return [sympy.Mul(*parts)], None
 
 
 def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):

@@ -692,7 +692,7 @@ def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: 
     # included (else cos(x) came back as sin(|x| + pi / 2), a fit as exact); exp(a x) needs
     # its sign inside (1 - exp(-x)), so exp(-x) is one too
     inners = [(SYMBOLIC_LIB[n].torch_fn, get_function(n).sympy_fn, SYMBOLIC_LIB[n].complexity)
-              for n in outer]
+              for n in ["x"] + [n for n in outer if n != "x"]]
     inners.append((lambda u: torch.exp(-u), lambda u: sympy.exp(-u),
                    SYMBOLIC_LIB["exp"].complexity))
     found = []
@@ -704,6 +704,8 @@ def composition(x: Tensor, y: Tensor, symbols, weight_simple: float = 0.8, top: 
         s = rank_functions(hv, t, outer, weight_simple)[0]
         if s.r2 > r2_min:
             found.append((s.loss + weight_simple * size, k, s))
+            if inners[k][0] is SYMBOLIC_LIB["x"].torch_fn:  # f(a x + b) fits: no inner
+                break  # function is simpler (the other 30 take 3 s)
     found.sort(key=lambda f: f[0])
     exprs = []
     for _, k, s in found[:top]:

@@ -566,6 +566,27 @@ def test_a_wave_whose_amplitude_decays_along_it_is_found():
     assert _equal(search.choice()["formula"], sympy.exp(-ps * qs / 2) * sympy.cos(ps))
 
 
+def test_a_product_of_factors_that_change_sign_is_solved_factor_by_factor():
+    import time
+
+    from kansci._discover import _factored, _rank_one
+
+    gen = torch.Generator().manual_seed(0)
+    x = 2 * torch.rand(3000, 2, generator=gen, dtype=torch.float64) - 1
+    xs, ys = sympy.symbols("x y")
+    y = 2 * torch.sin(x[:, 0]) * torch.cos(x[:, 1])  # sin(x) changes sign
+    found, _ = _factored(x, y, [xs, ys], 0, time.monotonic() + 20, 0)
+    assert len(found) == 1
+    refit, _ = refit_constants(found[0], [xs, ys], x, y)
+    assert _equal(refit.xreplace({f: sympy.nsimplify(round(float(f), 6))
+                                  for f in refit.atoms(sympy.Float)}),
+                  2 * sympy.sin(xs) * sympy.cos(ys))
+    # not a product: no proposal, and the product's fit says so
+    z = torch.sin(x[:, 0] + x[:, 1])
+    assert _rank_one(x, z)[1] > 0.1
+    assert _factored(x, z, [xs, ys], 0, time.monotonic() + 20, 0)[0] == []
+
+
 def test_noisy_ratios_and_transforms_are_proposed():
     from kansci import _routes as routes
     from kansci._discover import _search_for
