@@ -52,6 +52,7 @@ cannot tell apart wins; ``equations`` lists every candidate.
 from __future__ import annotations
 
 import cmath
+import itertools
 import math
 import time
 import warnings
@@ -80,7 +81,8 @@ _WORSE = 10.0  # ratio of held-out NMSE above which a formula is worse whatever 
 _SNAP_ROUNDS = 8  # snap-and-refit rounds per formula (each ends at the first kept snap)
 _LOOSE_TRIES = 3  # constants the data do not determine tried at 0 and +-1, per round
 _ALONE_MAX = 8  # snappable constants above which they are not also tried one at a time
-_FACTOR_DEGREE = 14  # degree of each factor's polynomial in the product route's fit (``_rank_one``)
+_GROUP_DEGREE = {1: 14, 2: 8, 3: 5}  # degree of a group's polynomial in ``_factored``'s fits
+_SPLIT_SHARE = 0.4  # of the time left, what ``_factored``'s parts may use
 _MANY_FLOATS = 16  # fitted floats above which a formula gets one snap round (an approximation)
 _ADD_S = 4.0  # seconds the refit, snapping and simplifying of one proposal may take
 _EXACT_FLOATS = 4  # fitted floats an exact formula above 1e-20 may have (``_Search.exact``)
@@ -95,7 +97,7 @@ _WAVE_SAMPLES = 2000  # samples the wave's frequency and phase are read on
 _SHARE = 0.7  # of the time left, what separated parts may use together (the rest: other routes)
 _MIN_SAMPLES = 8  # below this discover refuses; below _FEW it warns and cross-validates
 _FEW = 20
-_PEELED = ("additive", "multiplicative", "product", "reduced")  # routes whose formula ``_peel`` revisits
+_PEELED = ("additive", "multiplicative", "split", "product", "reduced")  # routes whose formula ``_peel`` revisits
 _PEEL_BELOW = 1e-2  # ... where its held-out NMSE is below this (its structure is right)
 
 
@@ -781,7 +783,9 @@ def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT, measured: bool 
         if level > _NOISY and x.shape[1] == 1:
             exact = max(exact, level ** 2 * (1 + 3 * math.sqrt(2 / n_val)))
     search = _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
-    search.noisy = level > _NOISY
+    # targets the caller knows to be only so exact (a part of a split, read off polynomials)
+    # are noisy too: the noisy routes (ratios by reweighting, transforms by elimination) run
+    search.noisy = level > _NOISY or exact > _NOISY ** 2
     return search
 
 
@@ -809,7 +813,7 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         ("periodic", lambda: (routes.periodic(xf, yf, symbols), None)),
         ("additive", lambda: sep("add")),
         ("multiplicative", lambda: sep("mul")),
-        ("factors", lambda: _factored(xf, yf, symbols, seed, deadline, depth, end,
+        ("split", lambda: _factored(xf, yf, symbols, seed, deadline, depth, end,
                                       search.exact_level)),
         ("scaling", lambda: _scaled(search, seed, deadline, depth, end)),
         ("wave", lambda: _waved(xf, yf, symbols, seed, deadline, depth, end) if waves
@@ -1093,26 +1097,47 @@ def _chebyshev(v: Tensor, degree: int) -> Tensor:
     return torch.stack(cols[:degree + 1], 1)
 
 
-def _rank_one(x: Tensor, y: Tensor, degree: int = _FACTOR_DEGREE, sweeps: int = 40):
-    """y as a product of one smooth factor per variable, prod_i g_i(x_i), each g_i a
-    polynomial of ``degree`` (Chebyshev basis): alternating least squares, each factor fitted
-    with the others held (a linear problem; factors may change sign, unlike a fit of
-    log|y|). Returns (factor values (n, d), NMSE of the product)."""
-    n, d = x.shape
-    bases = [_chebyshev(x[:, i], degree) for i in range(d)]
-    g = torch.ones(n, d, dtype=y.dtype)
+def _group_basis(x: Tensor, group: list[int]) -> Tensor:
+    """Products of Chebyshev polynomials of the variables in ``group`` (of x (n, d)) of
+    total degree at most ``_GROUP_DEGREE[len(group)]``, the constant first: (n, terms)."""
+    degree = _GROUP_DEGREE[len(group)]
+    cheb = [_chebyshev(x[:, i], degree) for i in group]
+    cols = []
+    for powers in itertools.product(range(degree + 1), repeat=len(group)):
+        if sum(powers) <= degree:
+            col = cheb[0][:, powers[0]]
+            for c, p in zip(cheb[1:], powers[1:]):
+                col = col * c[:, p]
+            cols.append(col)
+    return torch.stack(cols, 1)
+
+
+def _split_fit(bases: list[Tensor], y: Tensor, mode: str, sweeps: int = 15):
+    """y as a sum ("add") or a product ("mul") of one smooth function per group of variables,
+    each a polynomial in its group's basis (``_group_basis``, (n, terms) each): for a sum
+    one least squares; for a product alternating least squares, each factor fitted with the
+    others held (a linear problem; factors may change sign, unlike a fit of log|y|).
+    Returns (each group's function's values (n, groups), NMSE of the sum or product)."""
+    n, k = y.shape[0], len(bases)
     var = float(y.var()) or 1.0
+    if mode == "add":
+        a = torch.cat([bases[0]] + [b[:, 1:] for b in bases[1:]], 1)  # one constant
+        coef = torch.linalg.lstsq(a, y[:, None]).solution[:, 0]
+        sizes = [bases[0].shape[1]] + [b.shape[1] - 1 for b in bases[1:]]
+        parts = torch.split(coef, sizes)
+        g = torch.stack([bases[0] @ parts[0]] + [b[:, 1:] @ c for b, c in zip(bases[1:], parts[1:])], 1)
+        return g, float((g.sum(1) - y).square().mean()) / var
+    g = torch.ones(n, k, dtype=y.dtype)
     err = math.inf
     for _ in range(sweeps):
-        for i in range(d):
+        for i in range(k):
             others = torch.prod(torch.cat([g[:, :i], g[:, i + 1:]], 1), 1)
-            a = bases[i] * others[:, None]
-            coef = torch.linalg.lstsq(a, y[:, None]).solution[:, 0]
+            coef = torch.linalg.lstsq(bases[i] * others[:, None], y[:, None]).solution[:, 0]
             gi = bases[i] @ coef
             size = float(gi.abs().max())
             if not size > 0 or not math.isfinite(size):
                 return g, math.inf
-            g[:, i] = gi / size if i < d - 1 else gi  # the scale rides on the last factor
+            g[:, i] = gi / size if i < k - 1 else gi  # the scale rides on the last factor
         new = float((g.prod(1) - y).square().mean()) / var
         if not new < 0.999 * err:
             err = min(err, new)
@@ -1121,34 +1146,66 @@ def _rank_one(x: Tensor, y: Tensor, degree: int = _FACTOR_DEGREE, sweeps: int = 
     return g, err
 
 
+def _splits(d: int) -> list[list[list[int]]]:
+    """The ways ``_factored`` tries to split d variables: each alone, then in two groups
+    of at most three variables each (each unordered pair of groups once)."""
+    out = [[[i] for i in range(d)]]
+    for size in range(1, d // 2 + 1):
+        for A in itertools.combinations(range(d), size):
+            B = [i for i in range(d) if i not in A]
+            if len(B) <= 3 and (2 * size < d or 0 in A) and (size, len(B)) != (1, 1):
+                out.append([list(A), B])
+    return out
+
+
 def _factored(x, y, symbols, seed, deadline, depth, end=math.inf, level: float = 0.0):
-    """y = prod_i f_i(x_i) with factors that may change sign (2 sin(x) cos(y) on [-1, 1]^2,
-    cos(theta) (v - 1 / v)): where a product of smooth factors (``_rank_one``) fits y to
-    within its noise (``level``, an NMSE) plus 1e-7, each factor is solved as a
-    problem of one variable, on y over the other factors where they are largest (the upper
-    half of |prod_{j != i} g_j|), and the product of the answers proposed (``discover``
-    refits its constants). Returns (formulas, None)."""
+    """y as a sum or product of functions of disjoint groups of variables, factors that may
+    change sign included (2 sin(x) cos(y) on [-1, 1]^2, cos(theta) (v - 1 / v), or
+    (1 - Pi^4) e1 e2 / (e1 + e2 - e1 e2)): of the splits (``_splits``) whose polynomial fit
+    (``_split_fit``) comes within y's noise (``level``, an NMSE) plus 1e-7, the one with
+    the most groups (then the closest) is taken. Each group's function is then solved as a
+    smaller problem: y less the other parts, or y over them where they are largest (the
+    upper half of |their product|), time shared by number of variables (``_SPLIT_SHARE`` of
+    the time left in all; up to four variables); the sum or product of the answers is
+    proposed (``discover`` refits its constants, and solves its least clean part again on
+    the data, ``_peel``: the parts' targets are only as exact as the polynomials). Returns
+    (formulas, None)."""
     d = x.shape[1]
-    if d < 2 or depth >= _MAX_DEPTH:
+    if d < 2 or d > 4 or depth >= _MAX_DEPTH:
         return [], None
-    g, err = _rank_one(x, y)
-    if not err < level + 1e-7:
+    deadline = time.monotonic() + _SPLIT_SHARE * (deadline - time.monotonic())
+    best = None
+    for groups in _splits(d):
+        if time.monotonic() > deadline:
+            return [], None
+        bases = [_group_basis(x, G) for G in groups]
+        for mode in ("add", "mul"):
+            g, err = _split_fit(bases, y, mode)
+            if err < level + 1e-7 and (best is None or (-len(groups), err) < best[0]):
+                best = ((-len(groups), err), groups, mode, g)
+    if best is None:
         return [], None
+    (_, err), groups, mode, g = best
     parts = []
-    for i in range(d):
+    for k, G in enumerate(groups):
         now = time.monotonic()
         if now > deadline:
             return [], None
-        others = torch.prod(torch.cat([g[:, :i], g[:, i + 1:]], 1), 1)
-        keep = others.abs() >= others.abs().median()
-        t = y[keep] / others[keep]
-        pick = _solve(x[keep][:, i:i + 1], t, [symbols[i]], seed,
-                      now + (deadline - now) / (d - i), depth + 1, end=end,
+        rest = torch.cat([g[:, :k], g[:, k + 1:]], 1)
+        if mode == "add":
+            keep, t = torch.ones_like(y, dtype=torch.bool), y - rest.sum(1)
+        else:
+            others = rest.prod(1)
+            keep = others.abs() >= others.abs().median()
+            t = y[keep] / others[keep]
+        share = len(G) / sum(len(H) for H in groups[k:])
+        pick = _solve(x[keep][:, G], t, [symbols[i] for i in G], seed,
+                      now + share * (deadline - now), depth + 1, end=end,
                       exact=100 * err + 1e-9).choice()
         if pick is None:
             return [], None
         parts.append(pick["formula"])
-    return [sympy.Mul(*parts)], None
+    return [sympy.Add(*parts) if mode == "add" else sympy.Mul(*parts)], None
 
 
 def _reduced(x, y, symbols, seed, deadline, depth, end=math.inf):

@@ -56,13 +56,15 @@ def test_discover_finds_a_product_whose_factors_change_sign():
 def test_discover_reduces_a_problem_no_single_network_route_solves():
     # x0 x1 + sin(x2): not additive in the variables, not a product, not one outer function
     # of a sum; a surrogate shows that x0, x1 enter only as x0 x1 (a pair symmetry, or the
-    # scaling x0 -> s x0, x1 -> x1 / s), and the problem in (x0 x1, x2) is additive
+    # scaling x0 -> s x0, x1 -> x1 / s), and the problem in (x0 x1, x2) is additive; or a
+    # polynomial fit shows the split {x0, x1} + {x2} and each part is solved alone
     X, y = _data(lambda x: x[:, 0] * x[:, 1] + torch.sin(2 * x[:, 2]), 3, n=1000)
     res = ks.discover(X, y, names=["a", "b", "c"], progress=False)
     a, b, c = sympy.symbols("a b c")
     assert _equal(res.formula, a * b + sympy.sin(2 * c))
     chosen = res.equations[res.equations["formula"] == res.formula]
-    assert {s.split(":")[0].split(",")[0] for s in chosen["source"]} & {"reduced", "scaling"}
+    assert {s.split(":")[0].split(",")[0] for s in chosen["source"]} & {"reduced", "scaling",
+                                                                        "split"}
 
 
 def test_discover_finds_the_dimensionless_groups_without_units():
@@ -569,7 +571,7 @@ def test_a_wave_whose_amplitude_decays_along_it_is_found():
 def test_a_product_of_factors_that_change_sign_is_solved_factor_by_factor():
     import time
 
-    from kansci._discover import _factored, _rank_one
+    from kansci._discover import _factored, _group_basis, _search_for, _split_fit
 
     gen = torch.Generator().manual_seed(0)
     x = 2 * torch.rand(3000, 2, generator=gen, dtype=torch.float64) - 1
@@ -581,10 +583,22 @@ def test_a_product_of_factors_that_change_sign_is_solved_factor_by_factor():
     assert _equal(refit.xreplace({f: sympy.nsimplify(round(float(f), 6))
                                   for f in refit.atoms(sympy.Float)}),
                   2 * sympy.sin(xs) * sympy.cos(ys))
-    # not a product: no proposal, and the product's fit says so
+    # neither a product nor a sum: no proposal, and the fits say so
     z = torch.sin(x[:, 0] + x[:, 1])
-    assert _rank_one(x, z)[1] > 0.1
+    bases = [_group_basis(x, [0]), _group_basis(x, [1])]
+    assert _split_fit(bases, z, "mul")[1] > 0.1 and _split_fit(bases, z, "add")[1] > 0.01
     assert _factored(x, z, [xs, ys], 0, time.monotonic() + 20, 0)[0] == []
+    # a product of a function of one variable and one of two: (1 - p^4) a b / (a + b - a b)
+    x3 = torch.rand(3000, 3, generator=gen, dtype=torch.float64) * 0.9 + 0.1
+    p, a, b = sympy.symbols("p a b")
+    truth = (1 - p ** 4) * a * b / (a + b - a * b)
+    y3 = (1 - x3[:, 0] ** 4) * x3[:, 1] * x3[:, 2] / (x3[:, 1] + x3[:, 2] - x3[:, 1] * x3[:, 2])
+    found, _ = _factored(x3, y3, [p, a, b], 0, time.monotonic() + 30, 0)
+    assert len(found) == 1
+    search = _search_for(x3, y3, [p, a, b], 0)  # refitted and snapped as discover does
+    search.add(found[0], "split")
+    assert search.exact()
+    assert _equal(search.choice()["formula"], truth)
 
 
 def test_noisy_ratios_and_transforms_are_proposed():
