@@ -23,6 +23,17 @@ def _equal(a, b) -> bool:
     return sympy.simplify(a - b) == 0
 
 
+def _picked(proposals, x, y, symbols, route: str):
+    """The formula discover's search makes of a route's proposals (refitted, snapped), or
+    None where none is exact."""
+    from kansci._discover import _search_for
+
+    search = _search_for(x, y, symbols, 0)
+    for f in proposals:
+        search.add(f, route)
+    return search.choice()["formula"] if search.exact() else None
+
+
 def test_discover_recovers_an_additive_law_exactly():
     X, y = _data(lambda x: torch.sin(x[:, 0]) + torch.cos(2 * x[:, 1]), 2, -2, 2)
     res = ks.discover(X, y, progress=False)
@@ -525,7 +536,7 @@ def test_a_power_of_a_sum_has_one_scale():
 def test_a_wave_whose_shape_another_variable_sets_is_found():
     import time
 
-    from kansci._discover import _search_for, _waved
+    from kansci._discover import _waved
 
     # Fabry-Perot: 1 / (1 + F sin(delta / 2)^2) = 2 / (2 + F - F cos(delta)); the wave's
     # frequency and phase come out near 1 and pi / 2, exact once refitted with the rest
@@ -535,17 +546,13 @@ def test_a_wave_whose_shape_another_variable_sets_is_found():
     x, y = torch.stack([F, delta], 1), 1 / (1 + F * torch.sin(delta / 2) ** 2)
     Fs, ds = sympy.symbols("F delta")
     found, _ = _waved(x, y, [Fs, ds], 0, time.monotonic() + 20, 0)
-    search = _search_for(x, y, [Fs, ds], 0)
-    for f in found:
-        search.add(f, "wave")
-    assert search.exact()
-    assert _equal(search.choice()["formula"], 1 / (1 + Fs * sympy.sin(ds / 2) ** 2))
+    assert _equal(_picked(found, x, y, [Fs, ds], "wave"), 1 / (1 + Fs * sympy.sin(ds / 2) ** 2))
 
 
 def test_a_wave_whose_amplitude_decays_along_it_is_found():
     import time
 
-    from kansci._discover import _search_for, _wave, _waved
+    from kansci._discover import _wave, _waved
 
     # a damped oscillation A exp(-b t / (2 m)) cos(w t) in the groups w t and b / (m w):
     # exp(-p q / 2) cos(p), whose amplitude decays along the wave's own variable p
@@ -561,17 +568,13 @@ def test_a_wave_whose_amplitude_decays_along_it_is_found():
     assert abs(math.remainder(float(zero) - math.pi / 2, math.pi)) < 0.05
     ps, qs = sympy.symbols("p q")
     found, _ = _waved(x, y, [ps, qs], 0, time.monotonic() + 20, 0)
-    search = _search_for(x, y, [ps, qs], 0)
-    for f in found:
-        search.add(f, "wave")
-    assert search.exact()
-    assert _equal(search.choice()["formula"], sympy.exp(-ps * qs / 2) * sympy.cos(ps))
+    assert _equal(_picked(found, x, y, [ps, qs], "wave"), sympy.exp(-ps * qs / 2) * sympy.cos(ps))
 
 
 def test_a_product_of_factors_that_change_sign_is_solved_factor_by_factor():
     import time
 
-    from kansci._discover import _factored, _group_basis, _search_for, _split_fit
+    from kansci._discover import _factored, _group_basis, _split_fit
 
     gen = torch.Generator().manual_seed(0)
     x = 2 * torch.rand(3000, 2, generator=gen, dtype=torch.float64) - 1
@@ -595,10 +598,7 @@ def test_a_product_of_factors_that_change_sign_is_solved_factor_by_factor():
     y3 = (1 - x3[:, 0] ** 4) * x3[:, 1] * x3[:, 2] / (x3[:, 1] + x3[:, 2] - x3[:, 1] * x3[:, 2])
     found, _ = _factored(x3, y3, [p, a, b], 0, time.monotonic() + 30, 0)
     assert len(found) == 1
-    search = _search_for(x3, y3, [p, a, b], 0)  # refitted and snapped as discover does
-    search.add(found[0], "split")
-    assert search.exact()
-    assert _equal(search.choice()["formula"], truth)
+    assert _equal(_picked(found, x3, y3, [p, a, b], "split"), truth)
 
 
 def test_noisy_ratios_and_transforms_are_proposed():
