@@ -620,8 +620,7 @@ def _through(top: _Search, x, y, symbols, names, reductions, seed, deadline, end
 
 def _crossing(x: Tensor) -> list[int]:
     """The columns of x (n, d) that reach or cross zero: y over a power of one has a pole."""
-    return [i for i in range(x.shape[1]) if not (bool((x[:, i] > 0).all())
-                                                  or bool((x[:, i] < 0).all()))]
+    return [i for i in range(x.shape[1]) if not routes.one_sign(x[:, i])]
 
 
 def _precise(scale: Tensor, least: float = 0.25) -> Tensor:
