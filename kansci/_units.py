@@ -338,7 +338,7 @@ def _scales(D: list[list[Fraction]], m: int, y: list[Fraction], groups: list[Vec
 
     ranked = sorted(found, key=key)
     fewest = _scale_key(ranked[0])[1]
-    return [p for p in ranked if _scale_key(p)[1] <= fewest + 1 or not key(p)[0]]
+    return [p for p in ranked if _scale_key(p)[1] <= fewest + 1]
 
 
 def buckingham(dims: Sequence[Mapping], y_dims: Mapping, avoid: Sequence[int] = ()
