@@ -86,6 +86,7 @@ _SPLIT_SHARE = 0.4  # of the time left, what ``_factored``'s parts may use
 _MANY_FLOATS = 16  # fitted floats above which a formula gets one snap round (an approximation)
 _ADD_S = 4.0  # seconds the refit, snapping and simplifying of one proposal may take
 _EXACT_FLOATS = 4  # fitted floats an exact formula above 1e-20 may have (``_Search.exact``)
+_NOISY_FLOATS = 2  # ... and one within the noise, for it to end the search
 _MAX_TRAIN = 3000  # samples used to train the networks (the rest only score)
 _MAX_DEPTH = 3  # reductions (``_reduce``) applied in a row at most
 _SUB_SHARE = 0.85  # of the time left, what a sub-problem after units may use for its search
@@ -407,14 +408,17 @@ class _Search:
         return min(ok, key=lambda c: (_n_floats(c.formula), complexity(c.formula), c.nmse))
 
     def exact(self) -> bool:
-        """Whether a row is exact: held-out NMSE below ``exact_level``; at the default level
-        (exact data) with at most ``_EXACT_FLOATS`` fitted floats, or below 1e-20 (a right
-        formula fits exact data to about 1e-28 whatever its floats; an approximation with
-        many, such as a polynomial for 2 cos(theta), can come within 1e-13)."""
+        """Whether a row is exact: held-out NMSE below ``exact_level`` with at most
+        ``_EXACT_FLOATS`` fitted floats at the default level (exact data), ``_NOISY_FLOATS``
+        above it (within the noise a quartic with four fitted floats passes for
+        log(x + 1) + log(x^2 + 1): the search goes on, and its pick weighs complexity), or
+        below 1e-20 (a right formula fits exact data to about 1e-28 whatever its floats; an
+        approximation with many, such as a polynomial for 2 cos(theta), can come within
+        1e-13)."""
         strict = self.exact_level <= _EXACT
         return any(r["nmse"] < self.exact_level and (
-            not strict or r["nmse"] < 1e-20 or _n_floats(r["formula"]) <= _EXACT_FLOATS)
-            for r in self.rows)
+            r["nmse"] < 1e-20 or _n_floats(r["formula"]) <= (
+                _EXACT_FLOATS if strict else _NOISY_FLOATS)) for r in self.rows)
 
     def choice(self) -> dict | None:
         """The row of least BIC (``_bic``)."""
@@ -984,9 +988,9 @@ def _waved(x, y, symbols, seed, deadline, depth, end=math.inf):
                 back = sympy.sin(w * symbols[i] + shape)
                 problems.append((xs, y, syms, lambda f, b=back: f.xreplace({u: b})))
         ui = torch.sin(float(w) * x[:, i] + float(zero))
-        far = ui.abs() >= 0.5
+        far = ui.abs() >= 0.5  # (a wave of less than a period may have no such samples)
         amplitude = y[far] / ui[far]
-        if noise_level(x[far], amplitude) <= check:
+        if int(far.sum()) >= 100 and noise_level(x[far], amplitude) <= check:
             back = sympy.sin(w * symbols[i] + zero)
             problems.append((x[far], amplitude, list(symbols), lambda f, b=back: b * f))
         for xs, t, syms, back in problems:

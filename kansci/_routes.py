@@ -551,7 +551,9 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
         return None
     scale = columns.abs().amax(0).clamp_min(1e-300)
     a = columns / scale
-    var = float(y.var()) or 1.0
+    if not bool(torch.isfinite(a).all() and torch.isfinite(y).all()):
+        return None  # a power past the float range (x^12 of x = 1e30), or a target that is
+    var = float(y.var()) or 1.0  # (1/y^2 of y = 1e-200): LAPACK refuses them, loudly
     keep = torch.arange(len(powers))
     for k in range(5):
         sol = torch.linalg.lstsq(a[:, keep], y[:, None], driver="gelsd").solution[:, 0]

@@ -483,6 +483,33 @@ def test_exact_data_no_polynomial_fits_get_no_near_exact_polynomial():
     assert routes.polynomial(v, noisy, [x]) is not None
 
 
+def test_a_polynomial_past_the_float_range_is_no_fit():
+    # x^12 of x near 1e30 overflows: no polynomial, and no LAPACK error on the way
+    from kansci import _routes as routes
+
+    x = sympy.Symbol("x")
+    v = torch.logspace(28, 30, 200, dtype=torch.float64)[:, None]
+    assert routes.polynomial(v, torch.log(v[:, 0]), [x], max_degree=12, noisy=False) is None
+    y = torch.full((200,), 1e-200, dtype=torch.float64) ** 2  # 1/y^2 of y = 1e-200 is inf
+    assert routes.polynomial(v / 1e29, 1 / y.clamp_min(1e-320), [x]) is None
+
+
+def test_a_noisy_constant_snaps_to_the_simplest_form_within_two_standard_errors():
+    # z (z + 2) / (z^2 + 2 z + 2) at 2% noise: the refit reads 2.05 +- 0.07, whose nearest
+    # fraction (q <= 12) is 25/12; 2 is the simplest form inside 2 se, met by chance near
+    # 2.05 at that precision less than one time in ten (``_CHANCE_SE``)
+    gen = torch.Generator().manual_seed(0)
+    z = 5 * torch.rand(2000, 1, generator=gen, dtype=torch.float64)
+    y = z[:, 0] * (z[:, 0] + 2) / (z[:, 0] ** 2 + 2 * z[:, 0] + 2)
+    y = y + 0.02 * y.square().mean().sqrt() * torch.randn(2000, generator=gen,
+                                                          dtype=torch.float64)
+    res = ks.discover(z, y, names=["z"], budget_s=20, progress=False)
+    zs = sympy.Symbol("z")
+    assert _equal(res.formula, zs * (zs + 2) / (zs ** 2 + 2 * zs + 2))
+    for row in res.constants.itertuples():  # every snap within 2 se of its refitted value
+        assert not row.snapped or abs(float(sympy.sympify(row.constant)) - row.value) <= 2 * row.se
+
+
 def test_noisy_groups_are_solved_where_the_scale_keeps_the_noise_small():
     from kansci._discover import _precise
 

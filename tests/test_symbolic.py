@@ -143,6 +143,8 @@ def test_snap_constant_leaves_most_random_floats_alone():
     (0.50031, 0.0004, sympy.Rational(1, 2)),  # within 2 se of a simple number: snapped
     (0.41372, 0.0004, None),  # no simple number within 2 se (5/12 = 0.41667): kept
     (4.07, 0.3, None),  # 4 is within 2 se, but at 7% precision 4 is met by chance: kept
+    (2.049, 0.037, sympy.Integer(2)),  # 25/12 is nearer, 2 the simplest within 2 se
+    (17.58, 6.76, None),  # a wide window holds pi^2 as well as 5 and 16: kept
     (3.14159265358979, 1e-15, sympy.pi),  # exact data: exact constant
 ])
 def test_snap_constant_with_a_standard_error(value, se, expected):
