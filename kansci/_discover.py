@@ -171,9 +171,15 @@ def _unit_sums(expr: sympy.Expr, symbols, x: Tensor) -> sympy.Expr:
         k = abs(float(terms[lead][0]))
         if sizes[lead] < 0 or k == 0:
             return e
+        try:
+            factor = k ** float(e.exp)
+        except OverflowError:  # (1e-200 + ...)^-2: a scale past the float range, kept inside
+            return e
+        if not (math.isfinite(factor) and factor > 0):
+            return e
         inner = sympy.Add(*[(sympy.sign(c) if j == lead else c / k) * t
                             for j, (c, t) in enumerate(terms)])
-        return sympy.Float(k ** float(e.exp)) * inner ** e.exp
+        return sympy.Float(factor) * inner ** e.exp
 
     return expr.replace(lambda e: e.is_Pow, unit)
 
@@ -810,7 +816,8 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         ("power law", lambda: (routes.power_law(xf, yf, symbols), None)),
         ("polynomial", lambda: (routes.polynomial_of_target(xf, yf, symbols, search.noisy),
                                 None)),
-        ("rational", lambda: (routes.rational_of_target(xf, yf, symbols, search.noisy),
+        ("rational", lambda: (routes.rational_of_target(
+            xf, yf, symbols, search.noisy, deadline=min(deadline, time.monotonic() + 3.0)),
                               None)),
         ("log-linear", lambda: (routes.log_linear(xf, yf, symbols, noisy=True), None)),
         ("periodic", lambda: (routes.periodic(xf, yf, symbols), None)),

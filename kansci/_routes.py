@@ -218,8 +218,8 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
     1/(1/R1 + 1/R2 + 1/R3), 1/(2 (1 + z^2)^(3/2)) (a loop's field on its axis). Where no fit
     is exact: y by backward elimination; for ``noisy`` data of at most two variables each
     transform so, weighted by the noise it carries, on the samples of y's usual sign (the
-    noise crosses zero where y nears it): sqrt(1 + z^2 / pi^2) at 1% noise; the best
-    ``_NOISY_TOP`` (``_ranked``)."""
+    noise crosses zero where y nears it), and exp(y) and sinh(y) for |y| < 30:
+    sqrt(1 + z^2 / pi^2) at 1% noise; the best ``_NOISY_TOP`` (``_ranked``)."""
     out = []
     # Laurent polynomials too (monomials in x_i and 1/x_i): 1/(1/R1 + 1/R2), p + q/r ...
     laurent = not bool((x == 0).any())
@@ -238,6 +238,11 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
         sets = [(x, _transforms(y)[:1])]  # y itself on every sample, the rest on y's sign
         if float(usual.double().mean()) > 0.8:
             sets.append((x[usual], _transforms(y[usual])[1:]))
+        if float(y.abs().max()) < 30:  # the log of a polynomial, log((x + 1)(x^2 + 1)),
+            # and asinh of one (written as a logarithm, the form sympy relates to others)
+            sets.append((x, [(torch.exp(y), sympy.log, torch.exp(y)),
+                             (torch.sinh(y), lambda p: sympy.log(p + sympy.sqrt(p ** 2 + 1)),
+                              torch.cosh(y))]))
         fits = []
         for xs, transforms in sets:
             for target, back, slope in transforms:
@@ -309,7 +314,8 @@ def _ranked(pairs, y: Tensor, top: int = _NOISY_TOP) -> list:
 _SPARSE = 6  # coefficients a ratio of a transform or of two features may have
 
 
-def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
+def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False,
+                       deadline: float = math.inf):
     """y, or a transform of it, as a ratio of polynomials (``rational``), returned as a
     formula for y. Transforms: y^2, y^4 (y of one sign), exp(y) (y spanning less than 30),
     sinh(y), log(1 + y), log(1 - y), and 1/y - 1 and log(1/y - 1) (0 < y < 1: logistic
@@ -321,8 +327,10 @@ def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
     Only sparse fits (at most ``_SPARSE`` coefficients) exact to 1e-20 count, except for a
     ratio of y itself in the variables alone. For ``noisy`` data where none is exact, the
     ratios of y in the variables (at most three) and, for one variable, with a function of
-    it are fitted as closely as they can be (``_sparse_ratios``), the best ``_NOISY_TOP``
-    proposed (``_ranked``): ((m1 - m2) v1 + 2 m2 v2) / (m1 + m2) at 1% noise."""
+    it are fitted as closely as they can be (``_sparse_ratios``; for two variables with a
+    function of each until ``deadline``), the best ``_NOISY_TOP`` proposed (``_ranked``):
+    ((m1 - m2) v1 + 2 m2 v2) / (m1 + m2) at 1% noise; logistic growth in the groups r t and
+    N0 / K, u / (u + (1 - u) exp(-v))."""
     out = []
     transforms = [(y, lambda p: p)]
     if bool(torch.isfinite(y).all()):
@@ -375,8 +383,9 @@ def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
             targets.append((torch.log(y.abs()), lambda p, s=sign: s * sympy.exp(p),
                             lambda t, s=sign: s * torch.exp(t)))
         found = 0
-        for combo in itertools.product(*(kinds(x[:m, i], symbols[i])
-                                         for i in range(x.shape[1]))):
+        combos = itertools.product(*(kinds(x[:m, i], symbols[i]) for i in range(x.shape[1])))
+        # one function first (logistic growth: exp(-v) alone), then one of each
+        for combo in sorted(combos, key=lambda c: sum(k is not None for k in c)):
             extra = [c for c in combo if c is not None]
             if not extra or found:
                 continue
@@ -388,7 +397,7 @@ def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
                 if p is not None:
                     out.append(back(p))
                     found += 1
-                elif noisy and x.shape[1] == 1:
+                elif noisy and time.monotonic() < deadline:
                     near += [(t_back(pred), back(q))
                              for pred, q in _sparse_ratios(cols, target[:m], syms)]
     if not out and near:

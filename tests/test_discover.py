@@ -494,6 +494,33 @@ def test_a_polynomial_past_the_float_range_is_no_fit():
     assert routes.polynomial(v / 1e29, 1 / y.clamp_min(1e-320), [x]) is None
 
 
+def test_a_noisy_log_of_a_polynomial_is_read_through_exp_of_the_target():
+    # log(x + 1) + log(x^2 + 1) at 1% noise: a quartic in x fits as closely, exp(y) is the
+    # cubic x^3 + x^2 + x + 1
+    from kansci import _routes as routes
+
+    gen = torch.Generator().manual_seed(0)
+    v = 2 * torch.rand(2000, 1, generator=gen, dtype=torch.float64)
+    y = torch.log(v[:, 0] + 1) + torch.log(v[:, 0] ** 2 + 1)
+    y = y + 0.01 * y.square().mean().sqrt() * torch.randn(2000, generator=gen,
+                                                          dtype=torch.float64)
+    x = sympy.Symbol("x")
+    found = routes.polynomial_of_target(v, y, [x], noisy=True)
+    assert any(f.func == sympy.log for f in found)
+    res = ks.discover(v, y, names=["x"], budget_s=20, progress=False)
+    assert _equal(sympy.expand_log(res.formula, force=True),
+                  sympy.log(x + 1) + sympy.log(x ** 2 + 1))
+
+
+def test_a_scale_past_the_float_range_is_left_inside_its_sum():
+    from kansci._discover import _unit_sums
+
+    a = sympy.Symbol("a")
+    x = 1 + torch.rand(20, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    expr = (sympy.Float(1e-200) * a + sympy.Float(2e-200)) ** -2
+    assert _unit_sums(expr, [a], x) == expr  # (1e-200)^-2 overflows: no OverflowError
+
+
 def test_a_noisy_constant_snaps_to_the_simplest_form_within_two_standard_errors():
     # z (z + 2) / (z^2 + 2 z + 2) at 2% noise: the refit reads 2.05 +- 0.07, whose nearest
     # fraction (q <= 12) is 25/12; 2 is the simplest form inside 2 se, met by chance near
