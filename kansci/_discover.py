@@ -257,6 +257,7 @@ class _Search:
         self.var = float(y_val.var()) if len(y_val) > 1 else 1.0
         self.rows: list[dict] = []
         self.noisy = False  # whether the data are known to be noisy (``_search_for``)
+        self.at_noise = False  # whether ``exact`` is the measured data's noise level
 
     def seconds(self) -> float:
         """Time one simplification may take: ``SIMPLIFY_S``, or what is left of the budget."""
@@ -416,15 +417,16 @@ class _Search:
     def exact(self) -> bool:
         """Whether a row is exact: held-out NMSE below ``exact_level`` with at most
         ``_EXACT_FLOATS`` fitted floats at the default level (exact data), ``_NOISY_FLOATS``
-        above it (within the noise a quartic with four fitted floats passes for
-        log(x + 1) + log(x^2 + 1): the search goes on, and its pick weighs complexity), or
+        at the data's measured noise level (within the noise a quartic with four fitted
+        floats passes for log(x + 1) + log(x^2 + 1): the search goes on, and its pick weighs
+        complexity), any number at a level the caller set (a part read off a fit), or
         below 1e-20 (a right formula fits exact data to about 1e-28 whatever its floats; an
         approximation with many, such as a polynomial for 2 cos(theta), can come within
         1e-13)."""
         strict = self.exact_level <= _EXACT
+        most = _EXACT_FLOATS if strict else _NOISY_FLOATS if self.at_noise else math.inf
         return any(r["nmse"] < self.exact_level and (
-            r["nmse"] < 1e-20 or _n_floats(r["formula"]) <= (
-                _EXACT_FLOATS if strict else _NOISY_FLOATS)) for r in self.rows)
+            r["nmse"] < 1e-20 or _n_floats(r["formula"]) <= most) for r in self.rows)
 
     def choice(self) -> dict | None:
         """The row of least BIC (``_bic``)."""
@@ -792,6 +794,8 @@ def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT, measured: bool 
         if level > _NOISY and x.shape[1] == 1:
             exact = max(exact, level ** 2 * (1 + 3 * math.sqrt(2 / n_val)))
     search = _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
+    # the data's own noise (not a part's smooth error): few floats for the search to end
+    search.at_noise = measured and level > _NOISY and x.shape[1] == 1
     # targets the caller knows to be only so exact (a part of a split, read off polynomials)
     # are noisy too: the noisy routes (ratios by reweighting, transforms by elimination) run
     search.noisy = level > _NOISY or exact > _NOISY ** 2
@@ -816,8 +820,7 @@ def _solve(x, y, symbols, seed, deadline, depth: int, progress: bool = False,
         ("power law", lambda: (routes.power_law(xf, yf, symbols), None)),
         ("polynomial", lambda: (routes.polynomial_of_target(xf, yf, symbols, search.noisy),
                                 None)),
-        ("rational", lambda: (routes.rational_of_target(
-            xf, yf, symbols, search.noisy, deadline=min(deadline, time.monotonic() + 3.0)),
+        ("rational", lambda: (routes.rational_of_target(xf, yf, symbols, search.noisy),
                               None)),
         ("log-linear", lambda: (routes.log_linear(xf, yf, symbols, noisy=True), None)),
         ("periodic", lambda: (routes.periodic(xf, yf, symbols), None)),

@@ -314,8 +314,7 @@ def _ranked(pairs, y: Tensor, top: int = _NOISY_TOP) -> list:
 _SPARSE = 6  # coefficients a ratio of a transform or of two features may have
 
 
-def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False,
-                       deadline: float = math.inf):
+def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
     """y, or a transform of it, as a ratio of polynomials (``rational``), returned as a
     formula for y. Transforms: y^2, y^4 (y of one sign), exp(y) (y spanning less than 30),
     sinh(y), log(1 + y), log(1 - y), and 1/y - 1 and log(1/y - 1) (0 < y < 1: logistic
@@ -327,10 +326,8 @@ def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False,
     Only sparse fits (at most ``_SPARSE`` coefficients) exact to 1e-20 count, except for a
     ratio of y itself in the variables alone. For ``noisy`` data where none is exact, the
     ratios of y in the variables (at most three) and, for one variable, with a function of
-    it are fitted as closely as they can be (``_sparse_ratios``; for two variables with a
-    function of each until ``deadline``), the best ``_NOISY_TOP`` proposed (``_ranked``):
-    ((m1 - m2) v1 + 2 m2 v2) / (m1 + m2) at 1% noise; logistic growth in the groups r t and
-    N0 / K, u / (u + (1 - u) exp(-v))."""
+    it are fitted as closely as they can be (``_sparse_ratios``), the best ``_NOISY_TOP``
+    proposed (``_ranked``): ((m1 - m2) v1 + 2 m2 v2) / (m1 + m2) at 1% noise."""
     out = []
     transforms = [(y, lambda p: p)]
     if bool(torch.isfinite(y).all()):
@@ -383,9 +380,8 @@ def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False,
             targets.append((torch.log(y.abs()), lambda p, s=sign: s * sympy.exp(p),
                             lambda t, s=sign: s * torch.exp(t)))
         found = 0
-        combos = itertools.product(*(kinds(x[:m, i], symbols[i]) for i in range(x.shape[1])))
-        # one function first (logistic growth: exp(-v) alone), then one of each
-        for combo in sorted(combos, key=lambda c: sum(k is not None for k in c)):
+        for combo in itertools.product(*(kinds(x[:m, i], symbols[i])
+                                         for i in range(x.shape[1]))):
             extra = [c for c in combo if c is not None]
             if not extra or found:
                 continue
@@ -397,7 +393,8 @@ def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False,
                 if p is not None:
                     out.append(back(p))
                     found += 1
-                elif noisy and time.monotonic() < deadline:
+                elif noisy and not out and x.shape[1] == 1:  # (with an exact fit in
+                    # hand the near ones would be dropped)
                     near += [(t_back(pred), back(q))
                              for pred, q in _sparse_ratios(cols, target[:m], syms)]
     if not out and near:
