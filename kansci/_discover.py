@@ -791,11 +791,12 @@ def _search_for(x, y, symbols, seed, end=math.inf, exact=_EXACT, measured: bool 
         # rightly for a peeled part, which is then as exact as it can be. Two variables:
         # the level only says whether the data are noisy (``_Search.noisy``)
         level = _measured_noise(x, y) if measured else noise_level(x, y)
-        if level > _NOISY and x.shape[1] == 1:
-            exact = max(exact, level ** 2 * (1 + 3 * math.sqrt(2 / n_val)))
+    at_noise = level > _NOISY and x.shape[1] == 1
+    if at_noise:
+        exact = max(exact, level ** 2 * (1 + 3 * math.sqrt(2 / n_val)))
     search = _Search(symbols, x[fit], y[fit], x[val], y[val], exact, end)
     # the data's own noise (not a part's smooth error): few floats for the search to end
-    search.at_noise = measured and level > _NOISY and x.shape[1] == 1
+    search.at_noise = measured and at_noise
     # targets the caller knows to be only so exact (a part of a split, read off polynomials)
     # are noisy too: the noisy routes (ratios by reweighting, transforms by elimination) run
     search.noisy = level > _NOISY or exact > _NOISY ** 2

@@ -239,10 +239,9 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
         if float(usual.double().mean()) > 0.8:
             sets.append((x[usual], _transforms(y[usual])[1:]))
         if float(y.abs().max()) < 30:  # the log of a polynomial, log((x + 1)(x^2 + 1)),
-            # and asinh of one (written as a logarithm, the form sympy relates to others)
+            # and asinh of one
             sets.append((x, [(torch.exp(y), sympy.log, torch.exp(y)),
-                             (torch.sinh(y), lambda p: sympy.log(p + sympy.sqrt(p ** 2 + 1)),
-                              torch.cosh(y))]))
+                             (torch.sinh(y), _asinh, torch.cosh(y))]))
         fits = []
         for xs, transforms in sets:
             for target, back, slope in transforms:
@@ -261,6 +260,11 @@ def polynomial_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
         if p is not None:
             out.append(p)
     return out
+
+
+def _asinh(p):
+    """asinh(p) written as a logarithm, the form sympy relates to others."""
+    return sympy.log(p + sympy.sqrt(p ** 2 + 1))
 
 
 def _transforms(y: Tensor) -> list:
@@ -338,8 +342,7 @@ def rational_of_target(x: Tensor, y: Tensor, symbols, noisy: bool = False):
         if float(y.max() - y.min()) < 30:
             transforms.append((torch.exp(y - float(y.mean())),
                                lambda p, c=float(y.mean()): sympy.log(p) + sympy.Float(c)))
-        # asinh written as a logarithm, the form sympy relates to others
-        transforms.append((torch.sinh(y), lambda p: sympy.log(p + sympy.sqrt(p ** 2 + 1))))
+        transforms.append((torch.sinh(y), _asinh))
         if bool((y > -1).all()):
             transforms.append((torch.log1p(y), lambda p: sympy.exp(p) - 1))
         if bool((y < 1).all()):
@@ -557,9 +560,11 @@ def polynomial(x: Tensor, y: Tensor, symbols, max_terms: int = 500, exact: float
         return None
     scale = columns.abs().amax(0).clamp_min(1e-300)
     a = columns / scale
+    # a power past the float range (x^12 of x = 1e30) or a target that is (1/y^2 of
+    # y = 1e-200): LAPACK refuses them, loudly
     if not bool(torch.isfinite(a).all() and torch.isfinite(y).all()):
-        return None  # a power past the float range (x^12 of x = 1e30), or a target that is
-    var = float(y.var()) or 1.0  # (1/y^2 of y = 1e-200): LAPACK refuses them, loudly
+        return None
+    var = float(y.var()) or 1.0
     keep = torch.arange(len(powers))
     for k in range(5):
         sol = torch.linalg.lstsq(a[:, keep], y[:, None], driver="gelsd").solution[:, 0]

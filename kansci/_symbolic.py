@@ -9,7 +9,6 @@ rational multiples of pi and e, and simplifies.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 import math
 
@@ -122,15 +121,11 @@ _CHANCE = 0.05  # largest chance that a value lands that near a form by luck (a 
 _CHANCE_SE = 0.1
 
 
-def form_bits(number: sympy.Expr) -> float:
-    """Description length of a snapped number p/q K in bits: log2(|p| + 1) + log2(q), plus 2
-    for a constant factor K other than 1 (pi, e, ...); 0 for zero."""
-    if number == 0:
-        return 0.0
-    coeff, rest = number.as_coeff_Mul()
-    frac = Fraction(int(coeff.p), int(coeff.q)) if coeff.is_Rational else Fraction(1)
-    return (math.log2(abs(frac.numerator) + 1) + math.log2(frac.denominator)
-            + (0.0 if rest == 1 else 2.0))
+def _form_bits(p: int, q: int, sym) -> float:
+    """Description length of the number p/q K (K = ``sym``) in bits: log2(|p| + 1) + log2(q),
+    plus 2 for a constant factor K other than 1 (pi, e, ...); with p = 0, the bits of q and
+    K alone."""
+    return math.log2(abs(p) + 1) + math.log2(q) + (0.0 if sym == 1 else 2.0)
 
 
 def _density(value: float, bits: float, max_den: int) -> float:
@@ -141,9 +136,8 @@ def _density(value: float, bits: float, max_den: int) -> float:
     total = 0
     for sym, max_num in _SNAP_TO:
         const = float(sym)
-        extra = 0.0 if sym == 1 else 2.0
         for q in range(1, max_den + 1):
-            room = bits - math.log2(q) - extra  # log2(p + 1) <= room
+            room = bits - _form_bits(0, q, sym)  # log2(p + 1) <= room
             if room < 1 - 1e-9:
                 continue
             top = math.floor(2 ** room - 1 + 1e-9)
@@ -161,7 +155,7 @@ def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12, se: float 
     2 se (at least 1e-10 |value|, the last digits of a float fit). Zero when |value| lies
     within the window. Else, of the small rationals p/q (q <= max_den) times 1, pi, e or the
     other constants of ``_SNAP_TO`` (some only in small multiples) inside the window, the simplest
-    (fewest bits, ``form_bits``; then the closest), so 3.1425 at tol 1e-3 reads pi rather
+    (fewest bits, ``_form_bits``; then the closest), so 3.1425 at tol 1e-3 reads pi rather
     than 22/7; but only if a value that precise lands so near a form so simple by chance
     at most ``_CHANCE`` (with ``se``: ``_CHANCE_SE``) of the time (a coincidence test): chance = 2 window * density, where
     the density counts, per unit length near |value|, the forms p/q K of at most as many
@@ -179,13 +173,12 @@ def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12, se: float 
     best, best_key = None, None
     for sym, max_num in _SNAP_TO:  # every form p/q K in the window (not only the nearest:
         const = float(sym)  # 2.049 +- 0.037 is nearer 25/12 than 2)
-        extra = 0.0 if sym == 1 else 2.0
         for q in range(1, max_den + 1):
             for p in {math.floor(value * q / const), math.ceil(value * q / const)}:
                 if p == 0 or (max_num is not None and abs(p) > max_num) or math.gcd(p, q) != 1:
                     continue
                 err = abs(p / q * const - value)
-                key = (math.log2(abs(p) + 1) + math.log2(q) + extra, err)
+                key = (_form_bits(p, q, sym), err)
                 if err <= window and (best_key is None or key < best_key):
                     best, best_key = (p, q, sym), key
     # the simplest form in the window; if it is met by chance, so are all the others
