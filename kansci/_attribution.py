@@ -52,9 +52,18 @@ def attribute(model, x=None, stats: list[LayerStats] | None = None) -> list[Laye
     ``model.subnode_scores`` [(width_out[l+1],)]; returns the layer statistics used."""
     stats = stats if stats is not None else layer_stats(model, x)
     n_q = model.width_in[-1]
-    node = torch.eye(n_q, dtype=model.dtype, device=model.device)  # (q, nodes)
+    nodes, edges, subs = _backward(model, stats, model.depth,
+                                   torch.eye(n_q, dtype=model.dtype, device=model.device))
+    model.node_scores, model.edge_scores, model.subnode_scores = nodes, edges, subs
+    return stats
+
+
+def _backward(model, stats: list[LayerStats], top: int, node: Tensor):
+    """Scores flowed from node scores ``node`` (q, width_in[top]) of layer ``top`` down to the
+    inputs, averaged over q: (node scores of layers 0..top, edge scores and subnode scores of
+    layers 0..top-1)."""
     nodes, edges, subs = [node.mean(0)], [], []
-    for l in range(model.depth - 1, -1, -1):
+    for l in range(top - 1, -1, -1):
         sub = to_subnodes(node, model.width[l + 1][0], model.mult_arity[l + 1])  # (q, out)
         st = stats[l]
         edge = st.edge_std.unsqueeze(0) * (sub / (st.sub_std + 1e-4)).unsqueeze(1)  # (q, in, out)
@@ -62,7 +71,17 @@ def attribute(model, x=None, stats: list[LayerStats] | None = None) -> list[Laye
         subs.append(sub.mean(0))
         edges.append(edge.mean(0))
         nodes.append(node.mean(0))
-    model.node_scores = nodes[::-1]
-    model.edge_scores = edges[::-1]
-    model.subnode_scores = subs[::-1]
-    return stats
+    return nodes[::-1], edges[::-1], subs[::-1]
+
+
+@torch.no_grad()
+def node_input_scores(model, l: int, i: int, x=None) -> Tensor:
+    """How much each input matters to node i of layer l (1 <= l <= depth): (width_in[0],),
+    the attribution scores flowed down from that node alone."""
+    if not 1 <= l <= model.depth or not 0 <= i < model.width_in[l]:
+        raise ValueError(f"node ({l}, {i}) does not exist: layers 1..{model.depth} have "
+                         f"{model.width_in[1:]} nodes.")
+    stats = layer_stats(model, x)
+    start = torch.zeros(1, model.width_in[l], dtype=model.dtype, device=model.device)
+    start[0, i] = 1.0
+    return _backward(model, stats, l, start)[0][0]

@@ -62,11 +62,27 @@ def as_input(x, n_in: int, dtype, device) -> Tensor:
     return t
 
 
-def as_dataset(data, y, n_in: int, dtype, device) -> tuple[dict, list | None, list | None]:
+def _class_labels(data, what: str, device) -> Tensor | None:
+    """Integer labels of shape (N,) or (N, 1) as a long tensor (N,) of class indices, else None."""
+    if hasattr(data, "to_numpy"):
+        data = data.to_numpy()
+    t = data.detach() if isinstance(data, Tensor) else torch.as_tensor(np.asarray(data)) \
+        if np.asarray(data).dtype.kind in "iub" else None
+    if t is None or t.is_floating_point() or t.is_complex() or t.ndim not in (1, 2) or \
+            (t.ndim == 2 and t.shape[1] != 1):
+        return None
+    if t.shape[0] == 0:
+        raise ValueError(f"{what} is empty (0 samples).")
+    return t.reshape(-1).long().to(device)
+
+
+def as_dataset(data, y, n_in: int, dtype, device,
+               classes: bool = False) -> tuple[dict, list | None, list | None]:
     """Normalise fit() data to a dict of tensors; also return input/output names if known.
 
     ``data`` is a dict with train_input/train_label (test_* optional), or X with ``y``, or a
-    tuple (X, y)."""
+    tuple (X, y). With ``classes``, integer labels of shape (N,) or (N, 1) become long class
+    indices (N,) (for a loss such as cross-entropy); other labels become (N, n_out) floats."""
     if isinstance(data, dict):
         if y is not None:
             raise TypeError("pass either a dataset dict or (X, y), not both.")
@@ -83,7 +99,10 @@ def as_dataset(data, y, n_in: int, dtype, device) -> tuple[dict, list | None, li
             raise TypeError("fit() needs labels: pass a dataset dict, (X, y), or X and y.")
         parts = {"train_input": data, "train_label": y}
     in_names, out_names = _names(parts["train_input"]), _names(parts["train_label"])
-    out = {k: as_tensor(v, k, dtype, device) for k, v in parts.items()}
+    out = {}
+    for k, v in parts.items():
+        labels = _class_labels(v, k, device) if classes and k.endswith("_label") else None
+        out[k] = labels if labels is not None else as_tensor(v, k, dtype, device)
     for split in ("train", "test"):
         if f"{split}_input" not in out:
             continue
@@ -123,10 +142,14 @@ def create_dataset(f: Callable[[Tensor], Tensor], n_var: int = 2, ranges=(-1.0, 
                          f"({n_var}) with low < high; got {ranges!r}.")
     dtype = dtype or torch.get_default_dtype()
     gen = torch.Generator().manual_seed(int(seed))
+    # pykan's draw order (each variable's train column, then its test column, in float32), so
+    # that a seed gives pykan's points
+    cols = [(torch.rand(train_num, generator=gen), torch.rand(test_num, generator=gen))
+            for _ in range(n_var)]
     lo, hi = torch.tensor(r[:, 0], dtype=dtype), torch.tensor(r[:, 1], dtype=dtype)
 
-    def sample(n):
-        u = torch.rand(n, n_var, generator=gen, dtype=dtype)
+    def sample(n, split):
+        u = torch.stack([c[split] for c in cols], 1).to(dtype)
         x = lo + (hi - lo) * u
         y = f(x) if f_mode == "col" else f(x.t())
         y = torch.as_tensor(y, dtype=dtype)
@@ -139,8 +162,8 @@ def create_dataset(f: Callable[[Tensor], Tensor], n_var: int = 2, ranges=(-1.0, 
                              "against ranges.")
         return x, y
 
-    train_x, train_y = sample(train_num)
-    test_x, test_y = sample(test_num)
+    train_x, train_y = sample(train_num, 0)
+    test_x, test_y = sample(test_num, 1)
     if normalize_input:
         mu, sd = train_x.mean(0, keepdim=True), train_x.std(0, keepdim=True)
         train_x, test_x = (train_x - mu) / sd, (test_x - mu) / sd

@@ -341,15 +341,34 @@ class MultKAN(nn.Module):
         return auto_symbolic(self, lib, weight_simple, r2_threshold, x, progress)
 
     def symbolic_formula(self, var=None, simplify: bool = True, snap_tol: float | None = 1e-4):
-        """The network as sympy expressions (one per output); every active edge must be symbolic."""
-        from ._symbolic import symbolic_formula
-        return symbolic_formula(self, var, simplify, snap_tol)
+        """The network in closed form, in pykan's shape: ``(formulas, variables)``, formulas one
+        sympy expression per output, variables the input symbols. Every active edge must be
+        symbolic. ``var``: names or symbols of the inputs (default ``in_vars`` or x_1..x_n);
+        floats within ``snap_tol`` of simple numbers are snapped (None: none); ``simplify``
+        runs sympy's simplify a few seconds per output. See ``formula`` for one output as a
+        ``Formula``."""
+        from ._symbolic import input_symbols, symbolic_formula
+        return symbolic_formula(self, var, simplify, snap_tol), input_symbols(self, var)
+
+    def formula(self, output: int = 0, var=None, simplify: bool = True,
+                snap_tol: float | None = 1e-4):
+        """Output ``output`` of the network as a ``kansci.Formula`` (sympy, LaTeX, NumPy and
+        torch exports); the arguments are those of ``symbolic_formula``."""
+        from ._formula import Formula
+        formulas, variables = self.symbolic_formula(var, simplify, snap_tol)
+        if not -len(formulas) <= output < len(formulas):
+            raise ValueError(f"output must be in [0, {len(formulas) - 1}]; got {output}.")
+        return Formula(formulas[output], variables)
 
     # ---- delegated science tools ---------------------------------------------------------
     def fit(self, dataset, y=None, **kwargs) -> dict:
-        """Train the model; see ``kansci.fit`` for the arguments."""
         from ._train import fit
         return fit(self, dataset, y, **kwargs)
+
+    def copy(self) -> "MultKAN":
+        """An independent deep copy (parameters, grids, symbolic edges, scores, cached data)."""
+        import copy
+        return copy.deepcopy(self)
 
     def attribute(self, x=None) -> None:
         """Compute node/edge attribution scores (KAN 2.0) on x (default: training inputs)."""
@@ -453,4 +472,18 @@ class MultKAN(nn.Module):
         return from_pykan(pykan_model)
 
 
+def _method_signature() -> None:
+    """``MultKAN.fit`` shows ``kansci._train.fit``'s signature and documentation (in Jupyter's
+    help too); the keywords are written once, there."""
+    import inspect
+
+    from ._train import fit
+    sig = inspect.signature(fit)
+    params = list(sig.parameters.values())
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    MultKAN.fit.__signature__ = sig.replace(parameters=[self_param] + params[1:])
+    MultKAN.fit.__doc__ = fit.__doc__.replace("Train ``model`` in place", "Train the model in place")
+
+
+_method_signature()
 KAN = MultKAN

@@ -198,7 +198,7 @@ def network(x, y, symbols, seed, width, lamb, weight_simple, log=False, deadline
         snapped.fit({"train_input": x, "train_label": t[:, None]}, steps=20, update_grid=False,
                     progress=False)
         try:
-            f = snapped.symbolic_formula(var=symbols, simplify=False, snap_tol=None)[0]
+            f = snapped.symbolic_formula(var=symbols, simplify=False, snap_tol=None)[0][0]
         except ValueError:
             continue
         e = sd * f + mu

@@ -204,6 +204,17 @@ def _snap(expr, tol: float):
 FORMULA_SIMPLIFY_S = 5.0  # seconds sympy's simplify may take per output formula
 
 
+def input_symbols(model, var=None) -> list:
+    """The sympy symbols of the model's n_in inputs: ``var`` (names or symbols), else the model's
+    ``in_vars``, else x_1 .. x_n."""
+    names = var if var is not None else model.in_vars
+    if names is None:
+        names = [f"x_{k + 1}" for k in range(model.n_in)]
+    if len(names) != model.n_in:
+        raise ValueError(f"var must name the model's {model.n_in} inputs; got {len(names)}.")
+    return [v if isinstance(v, sympy.Expr) else sympy.Symbol(str(v)) for v in names]
+
+
 def symbolic_formula(model, var=None, simplify: bool = True, snap_tol: float | None = 1e-4):
     """The network as sympy expressions, one per output. Every active edge must be symbolic.
 
@@ -211,12 +222,7 @@ def symbolic_formula(model, var=None, simplify: bool = True, snap_tol: float | N
     x_1 .. x_n). Floats within ``snap_tol`` of small rationals (or rational multiples of pi, e)
     are snapped (None: no snapping). ``simplify`` runs sympy's simplify for at most
     FORMULA_SIMPLIFY_S seconds per output (in the main thread; elsewhere only on small expressions)."""
-    names = var if var is not None else model.in_vars
-    if names is None:
-        names = [f"x_{k + 1}" for k in range(model.n_in)]
-    if len(names) != model.n_in:
-        raise ValueError(f"var must name the model's {model.n_in} inputs; got {len(names)}.")
-    symbols = [v if isinstance(v, sympy.Expr) else sympy.Symbol(str(v)) for v in names]
+    symbols = input_symbols(model, var)
     missing = [(l, i, j) for l, layer in enumerate(model.layers)
                for i, j in ((layer.mask != 0) & (layer.sym_mask == 0)).nonzero().tolist()]
     if missing:

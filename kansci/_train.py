@@ -10,6 +10,7 @@ import math
 import warnings
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -63,42 +64,63 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
         lamb_coef: float = 0.0, lamb_coefdiff: float = 0.0, update_grid: bool = True,
         grid_update_num: int = 10, loss_fn: Callable | None = None, lr: float = 1.0,
         start_grid_update_step: int = -1, stop_grid_update_step: int = 50, batch: int = -1,
-        callbacks=None, progress: bool = True, seed: int = 0,
-        threads: int | None = None) -> dict:
+        callbacks=None, metrics=None, display_metrics=None, progress: bool = True,
+        seed: int = 0, threads: int | None = None, **pykan_options) -> dict:
     """Train ``model`` in place and return the loss history.
 
     Parameters
     ----------
     dataset : dict with train_input (N, n_in), train_label (N, n_out) and optionally
         test_input / test_label; or X with ``y``; or a tuple (X, y). Arrays, tensors and pandas
-        DataFrames are accepted (DataFrame columns name the model's inputs/outputs).
+        DataFrames are accepted (DataFrame columns name the model's inputs/outputs). With a
+        ``loss_fn`` such as ``torch.nn.CrossEntropyLoss()``, labels may be integer class
+        indices of shape (N,) or (N, 1) (the model's n_out outputs are then the class logits).
     opt : "LBFGS" (strong-Wolfe line search) or "Adam".
     lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff : regulariser weights (pykan's).
     update_grid, grid_update_num, start_grid_update_step, stop_grid_update_step : the grid is
         re-placed on the training inputs every ``stop_grid_update_step // grid_update_num``
         steps while start <= step < stop.
     batch : -1 for full batch, else the minibatch size (sampled with ``seed``).
+    loss_fn : ``loss_fn(pred, label)`` -> scalar tensor (default: mean squared error).
+    lr : learning rate (both optimisers).
     callbacks : callable or list of callables ``cb(step, logs, model)``; logs holds this step's
         train_loss, test_loss and reg. Returning True stops training.
+    metrics : callables taking no argument (pykan's convention, e.g. ``train_acc`` closing over
+        the model and data), called after every step; their values go into the history under
+        each function's ``__name__``.
+    display_metrics : history keys shown in the progress bar (default: train, test, reg).
     progress : show a tqdm progress bar.
     seed : seeds minibatch sampling (a private generator).
     threads : CPU threads for the duration of fit; None picks 1 for small problems (whose
         operations are too small to gain from threads) and leaves the setting alone otherwise.
+    **pykan_options : pykan's ``save_fig``, ``img_folder``, ``save_fig_freq``, ``beta``,
+        ``in_vars``, ``out_vars``, ``singularity_avoiding``, ``y_th`` and ``reg_metric`` are
+        accepted with a warning that says what kansci does instead; anything else is an error.
 
     Returns
     -------
-    dict with lists "train_loss", "test_loss" (RMSE per step; test_loss is empty without a test
-    set) and "reg", "stop_reason" (None, "callback", "interrupted" or "non-finite loss") and
+    dict with lists "train_loss", "test_loss" (the square root of the loss per step: the RMSE
+    for the default loss; test_loss is empty without a test set), "reg", one list per metric,
+    "loss" (what train_loss is the square root of: "mse" or the loss function's name),
+    "stop_reason" (None, "callback", "interrupted" or "non-finite loss") and
     "evaluations" (how many times the training objective and its gradient were computed).
     A stop (callback, Ctrl-C, non-finite loss) restores the parameters with the lowest
     training objective seen.
     """
     _check_args(opt, steps, lamb, batch, lr, grid_update_num, log)
-    data, in_names, out_names = as_dataset(dataset, y, model.n_in, model.dtype, model.device)
+    _pykan_options(pykan_options)
+    metrics = _check_metrics(metrics, display_metrics)
+    data, in_names, out_names = as_dataset(dataset, y, model.n_in, model.dtype, model.device,
+                                           classes=loss_fn is not None and model.width_in[-1] > 1)
     n_out = model.width_in[-1]
     for split in ("train", "test"):
         lab = data.get(f"{split}_label")
-        if lab is not None and lab.shape[1] != n_out:
+        if lab is not None and lab.dtype == torch.long:
+            if n_out < 2 or int(lab.min()) < 0 or int(lab.max()) >= n_out:
+                raise ValueError(f"{split}_label holds class indices {int(lab.min())}.."
+                                 f"{int(lab.max())}; they must lie in 0..{n_out - 1} (one logit "
+                                 f"per class: the model has {n_out} output(s)).")
+        elif lab is not None and lab.shape[1] != n_out:
             raise ValueError(f"{split}_label must have {n_out} columns (the model's output width); "
                              f"got shape {tuple(lab.shape)}.")
     if model.in_vars is None and in_names is not None:
@@ -111,7 +133,8 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
                batch, seed)
     freq = max(1, int(stop_grid_update_step / grid_update_num))
     grid_steps = range(max(start_grid_update_step, 0), stop_grid_update_step) if update_grid else ()
-    hist = {"train_loss": [], "test_loss": [], "reg": [], "stop_reason": None, "evaluations": 0}
+    hist = {"train_loss": [], "test_loss": [], "reg": [], **{m.__name__: [] for m in metrics},
+            "loss": _loss_name(loss_fn), "stop_reason": None, "evaluations": 0}
     params = [p for p in model.parameters() if p.requires_grad]
     bar = tqdm(range(steps), disable=not progress, desc="fit", leave=progress)
     if threads is None:  # one thread for small problems (measured ~1.6x faster for hellokan)
@@ -129,15 +152,18 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
                 for step in bar:
                     logs = run.step(optimizer, step % freq == 0 and step in grid_steps)
                     for key in ("train_loss", "test_loss", "reg"):
-                        if logs[key] is not None:
-                            hist[key].append(logs[key])
+                        if logs[key] is not None:  # NumPy floats: pykan's .item() works too
+                            hist[key].append(np.float64(logs[key]))
+                    for m in metrics:
+                        hist[m.__name__].append(_metric_value(m))
                     if logs["objective"] is None:
                         hist["stop_reason"] = "non-finite loss"
                         warnings.warn(f"fit stopped at step {step}: the loss is not finite; the "
                                       "best state seen was restored.", RuntimeWarning, stacklevel=3)
                         break
                     if step % log == 0:
-                        bar.set_postfix_str(_describe(logs), refresh=False)
+                        bar.set_postfix_str(_describe(logs, hist, display_metrics),
+                                            refresh=False)
                     if any(cb(step, logs, model) is True for cb in cbs):
                         hist["stop_reason"] = "callback"
                         break
@@ -152,11 +178,69 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
     return hist
 
 
-def _describe(logs: dict) -> str:
+def _describe(logs: dict, hist: dict, keys) -> str:
+    if keys:
+        return " | ".join(f"{k} {hist[k][-1]:.2e}" for k in keys if hist[k])
     msg = f"train {logs['train_loss']:.2e}"
     if logs["test_loss"] is not None:
         msg += f" | test {logs['test_loss']:.2e}"
     return msg + f" | reg {logs['reg']:.2e}"
+
+
+_PYKAN_OPTIONS = {  # pykan's fit keywords with no meaning here, and what kansci does instead
+    "save_fig": "no frames are written; draw the model after fit with model.plot()",
+    "img_folder": "no frames are written; draw the model after fit with model.plot()",
+    "save_fig_freq": "no frames are written; draw the model after fit with model.plot()",
+    "beta": "no frames are drawn during fit",
+    "in_vars": "name the inputs with MultKAN(in_vars=...) or a DataFrame's columns",
+    "out_vars": "name the outputs with MultKAN(out_vars=...) or a DataFrame's columns",
+    "singularity_avoiding": "symbolic edges are evaluated as they are (train splines, snap after)",
+    "y_th": "symbolic edges are evaluated as they are (train splines, snap after)",
+    "reg_metric": "the regulariser is always pykan's default, 'edge_forward_spline_n'",
+}
+
+
+def _pykan_options(options: dict) -> None:
+    """Warn once per pykan-only keyword given, saying what kansci does instead; refuse others."""
+    unknown = sorted(set(options) - set(_PYKAN_OPTIONS))
+    if unknown:
+        raise TypeError(f"fit() got unexpected keyword(s) {unknown}; see help(MultKAN.fit) for "
+                        "the keywords it takes.")
+    for name in options:
+        default = name in ("save_fig", "singularity_avoiding") and options[name] is False or \
+            name == "reg_metric" and options[name] == "edge_forward_spline_n"
+        if not default:
+            warnings.warn(f"fit({name}=...) is pykan's and changes nothing here: "
+                          f"{_PYKAN_OPTIONS[name]}.", UserWarning, stacklevel=4)
+
+
+def _check_metrics(metrics, display) -> list:
+    metrics = [] if metrics is None else [metrics] if callable(metrics) else list(metrics)
+    for m in metrics:
+        if not callable(m) or not hasattr(m, "__name__"):
+            raise TypeError(f"metrics must be named functions taking no argument (pykan's "
+                            f"convention, e.g. def test_acc(): ...); got {m!r}.")
+    known = {"train_loss", "test_loss", "reg"} | {m.__name__ for m in metrics}
+    for key in display or ():
+        if key not in known:
+            raise ValueError(f"display_metrics names {key!r}, which is not recorded; choose "
+                             f"among {sorted(known)}.")
+    return metrics
+
+
+def _metric_value(metric) -> np.float64:
+    value = metric()
+    try:
+        return np.float64(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"metric {metric.__name__} must return a number; got "
+                        f"{type(value).__name__}.") from err
+
+
+def _loss_name(loss_fn) -> str:
+    if loss_fn is None:
+        return "mse"
+    return getattr(loss_fn, "__name__", None) or type(loss_fn).__name__
 
 
 class _Run:

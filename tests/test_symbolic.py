@@ -30,7 +30,7 @@ def _snapped_model(width, arity, names, seed=0):
                                          ([2, [1, 1], [1, 1]], [[], [3], [2]])])
 def test_formula_of_multiplication_nodes_matches_the_network(width, arity):
     model = _snapped_model(width, arity, ["sin", "x", "cos", "x^2", "tanh"])
-    exprs = model.symbolic_formula(simplify=False, snap_tol=None)
+    exprs, _ = model.symbolic_formula(simplify=False, snap_tol=None)
     assert len(exprs) == model.width_in[-1]
     symbols = [sympy.Symbol(f"x_{k + 1}") for k in range(width[0])]
     x = torch.rand(200, width[0], dtype=torch.float64) * 2 - 1
@@ -48,7 +48,7 @@ def test_formula_requires_every_active_edge_snapped_and_names_inputs():
         model.symbolic_formula()
     model.fix_symbolic(0, 0, 0, "x", fit_params=False, affine=(1.0, 0.0, 0.5, 0.0))
     model.fix_symbolic(0, 1, 0, "x^2", fit_params=False, affine=(1.0, 0.0, 0.5, 0.0))
-    (expr,) = model.symbolic_formula()
+    (expr,), _ = model.symbolic_formula()
     mass, speed = sympy.symbols("mass speed")
     assert sympy.simplify(expr - (mass / 2 + speed**2 / 2)) == 0
 

@@ -223,7 +223,7 @@ class ExplorerState:
         """The model's formulas (one per output) once every active edge is symbolic, else None."""
         if self.pending_edges():
             return None
-        return self.model.symbolic_formula()
+        return self.model.symbolic_formula()[0]
 
     # ---- training --------------------------------------------------------------------------
     @property
