@@ -121,7 +121,7 @@ class MLP(nn.Module):
                 reg = regularizer(self, self._scales(reg_metric, xb), lamb_l1, lamb_entropy) \
                     if lamb > 0 else loss.new_zeros(())
                 (loss + lamb * reg).backward()
-                parts["loss"], parts["reg"] = float(loss), float(reg)
+                parts["loss"], parts["reg"] = float(loss.detach()), float(reg.detach())
                 return loss + lamb * reg
 
             optimizer.step(closure)

@@ -348,9 +348,9 @@ class MultKAN(_model.MultKAN):
     def suggest_symbolic(self, l, i, j, a_range=(-10, 10), b_range=(-10, 10), lib=None,
                          topk=5, verbose=True, r2_loss_fun=None, c_loss_fun=None,
                          weight_simple=0.8):
-        """pykan's result: (name, torch function, r2, complexity) of the best candidate; the
-        ranked list is printed when ``verbose``."""
-        ranked = super().suggest_symbolic(l, i, j, lib, topk, weight_simple)
+        """pykan's result: (name, torch function, r2, complexity) of the best candidate other
+        than the zero function; the ranked list is printed when ``verbose``."""
+        ranked = super().suggest_symbolic(l, i, j, lib, topk, weight_simple, exclude_zero=True)
         if verbose:
             print(f"{'function':>10} {'fitting r2':>12} {'complexity':>11}")
             for s in ranked:
