@@ -16,9 +16,9 @@ from ._discover import Discovery as Discovery
 from ._discover import discover as discover
 
 
-def __getattr__(name):  # scikit-learn is needed only by the estimator
-    if name == "KANRegressor":
-        from ._estimator import KANRegressor
+def __getattr__(name):  # scikit-learn is needed only by the estimators
+    if name in ("KANRegressor", "KANClassifier"):
+        from . import _estimator
 
-        return KANRegressor
+        return getattr(_estimator, name)
     raise AttributeError(f"module 'kansci' has no attribute {name!r}")

@@ -521,6 +521,7 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     routes and the answer put back together. Every formula returned is checked to be
     dimensionally consistent; a candidate that is not is dropped."""
     x, y, names = _check_xy(X, y, names)
+    _warn_if_classes(y)
     symbols = [sympy.Symbol(n) for n in names]
     start = time.monotonic()
     if budget_s is not None and not budget_s > 0:
@@ -556,6 +557,24 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     noise = min(noise_level(x, y), math.sqrt(max(nmse, 0.0)))  # two upper estimates
     return Discovery(formula, r2, model, _table(search.rows, pick), symbols,
                      _constants(pick["candidate"]), noise)
+
+
+_CLASSES_MAX = 10  # at most this many distinct integer targets look like class labels
+
+
+def _warn_if_classes(y: Tensor) -> None:
+    """Warn when y (n,) holds a few integer values only (class labels, most likely): discover
+    fits a regression formula to them."""
+    values = torch.unique(y)
+    if y.shape[0] >= 4 * len(values) and len(values) <= _CLASSES_MAX and \
+            bool((values == values.round()).all()):
+        warnings.warn(
+            f"y takes only {len(values)} integer values ({', '.join(f'{v:g}' for v in values[:5].tolist())}"
+            f"{', ...' if len(values) > 5 else ''}): if these are classes, discover treats them "
+            "as numbers to regress. For class logits train a KAN with one output per class "
+            "(fit(..., loss_fn=torch.nn.CrossEntropyLoss()) on integer labels), then "
+            "auto_symbolic and symbolic_formula; see README 'Coming from pykan'.",
+            UserWarning, stacklevel=3)
 
 
 def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, end,

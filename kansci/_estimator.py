@@ -1,26 +1,34 @@
-"""``KANRegressor``: ``discover`` as a scikit-learn estimator (fit / predict / score / sympy).
+"""scikit-learn estimators: ``KANRegressor`` (``discover`` behind fit / predict / score) and
+``KANClassifier`` (a KAN with one logit per class, trained with cross-entropy, whose logits
+can be read off as formulas).
 
-Importing this module needs scikit-learn; ``kansci.KANRegressor`` loads it on first use.
+Importing this module needs scikit-learn; ``kansci.KANRegressor`` / ``kansci.KANClassifier``
+load it on first use.
 """
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+import sympy
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._discover import discover
+from ._model import MultKAN
 
 
 class KANRegressor(RegressorMixin, BaseEstimator):
     """Symbolic regression with KANs: ``fit`` runs ``discover`` and keeps the formula;
     ``predict`` evaluates the formula (not the network), so it extrapolates as the law does.
 
-    Parameters: ``budget_s`` (seconds per fit, None = no limit), ``seed``, ``progress``,
-    ``units`` ({column: unit}) and ``y_units`` (pint unit strings; see ``discover``).
-    Fitted attributes: ``formula_`` (sympy), ``model_`` (the MultKAN behind it),
+    Parameters: ``budget_s`` (seconds per fit, None = no limit), ``seed``, ``progress`` (a
+    progress bar), ``units`` ({column: unit}) and ``y_units`` (pint unit strings; see
+    ``discover``). Fitted attributes: ``formula_`` (sympy), ``model_`` (the MultKAN behind it),
     ``equations_`` (candidate table), ``r2_`` (held-out R^2), ``n_features_in_`` and, for
     DataFrames, ``feature_names_in_``."""
 
-    def __init__(self, budget_s: float | None = 60.0, seed: int = 0, progress: bool = False,
+    def __init__(self, *, budget_s: float | None = 60.0, seed: int = 0, progress: bool = True,
                  units=None, y_units=None):
         self.budget_s = budget_s
         self.seed = seed
@@ -31,30 +39,106 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         cols = getattr(X, "columns", None)
         names = [str(c) for c in cols] if cols is not None else None
+        validate_data(self, X, y, y_numeric=True)  # shapes, finiteness, feature names
         result = discover(X, y, names=names, seed=self.seed, budget_s=self.budget_s,
                           progress=self.progress, units=self.units, y_units=self.y_units)
         self.result_ = result
         self.formula_, self.model_, self.equations_, self.r2_ = (
             result.formula, result.model, result.equations, result.r2)
-        self.n_features_in_ = len(result.variables)
-        if names is not None:
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-        self._predict = result.numpy()
         return self
-
-    def _fitted(self):
-        if not hasattr(self, "result_"):
-            raise ValueError("this KANRegressor is not fitted yet; call fit(X, y) first.")
 
     def predict(self, X) -> np.ndarray:
         """The formula at X (n, n_features_in_) -> (n,)."""
-        self._fitted()
-        X = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X, dtype=float)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have shape (n, {self.n_features_in_}); got {X.shape}.")
-        return self._predict(X)
+        check_is_fitted(self, "result_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return np.asarray(self.result_.numpy()(X), dtype=float).reshape(-1)
 
     def sympy(self):
         """The discovered formula (sympy expression)."""
-        self._fitted()
+        check_is_fitted(self, "result_")
         return self.formula_
+
+
+class KANClassifier(ClassifierMixin, BaseEstimator):
+    """Classification with a KAN: one output (logit) per class, trained with cross-entropy by
+    L-BFGS on standardised inputs.
+
+    Parameters: ``hidden`` (hidden layer widths, () for none), ``grid``, ``k``, ``steps``,
+    ``lamb`` (sparsity regularisation), ``seed``, ``progress``.
+    Fitted attributes: ``classes_``, ``model_`` (the MultKAN, on standardised inputs),
+    ``mean_`` and ``scale_`` (the standardisation), ``history_``, ``n_features_in_`` and, for
+    DataFrames, ``feature_names_in_``. ``formulas()`` reads the logits off as formulas."""
+
+    def __init__(self, *, hidden=(), grid: int = 5, k: int = 3, steps: int = 50,
+                 lamb: float = 0.0, seed: int = 0, progress: bool = True):
+        self.hidden = hidden
+        self.grid = grid
+        self.k = k
+        self.steps = steps
+        self.lamb = lamb
+        self.seed = seed
+        self.progress = progress
+
+    def _inputs(self, X, reset: bool) -> torch.Tensor:
+        X = validate_data(self, X, reset=reset, dtype=np.float64)
+        if reset:
+            self.mean_ = X.mean(0)
+            scale = X.std(0)
+            self.scale_ = np.where(scale > 0, scale, 1.0)
+        return torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float64)
+
+    def fit(self, X, y):
+        validate_data(self, X, y)  # shapes, finiteness, feature names
+        check_classification_targets(y)
+        x = self._inputs(X, reset=True)
+        self.classes_, labels = np.unique(np.asarray(y).reshape(-1), return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"KANClassifier needs at least 2 classes in y; got 1 class "
+                             f"({self.classes_[0]!r}).")
+        width = [x.shape[1], *[int(h) for h in self.hidden], len(self.classes_)]
+        self.model_ = MultKAN(width, grid=self.grid, k=self.k, seed=self.seed,
+                              dtype=torch.float64)
+        self.history_ = self.model_.fit(
+            x, torch.as_tensor(labels, dtype=torch.long), steps=self.steps, lamb=self.lamb,
+            loss_fn=torch.nn.CrossEntropyLoss(), progress=self.progress)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """The logits (n, n_classes); for two classes, logit 1 - logit 0 (n,)."""
+        check_is_fitted(self, "model_")
+        with torch.no_grad():
+            logits = self.model_(self._inputs(X, reset=False)).numpy()
+        return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n, n_classes), the softmax of the logits."""
+        check_is_fitted(self, "model_")
+        with torch.no_grad():
+            return torch.softmax(self.model_(self._inputs(X, reset=False)), 1).numpy()
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), 1)]
+
+    def formulas(self, X=None, y=None, lib=None, weight_simple: float = 0.5,
+                 refit_steps: int = 20) -> list:
+        """The logits as sympy formulas of the original features (one per class): every edge
+        of a copy of the model is snapped (``auto_symbolic``, on the training inputs) and, given
+        data (X, y), the constants are refitted on it for ``refit_steps`` steps. The fitted
+        model is left as it was."""
+        check_is_fitted(self, "model_")
+        model = self.model_.copy()
+        model.auto_symbolic(lib=lib, weight_simple=weight_simple, progress=False)
+        if X is not None and refit_steps:
+            x = self._inputs(X, reset=False)
+            known = np.isin(np.asarray(y).reshape(-1), self.classes_) if y is not None else None
+            if known is None or len(known) != len(x) or not known.all():
+                raise ValueError("formulas(X, y): y must give one of classes_ for every row of X.")
+            labels = torch.as_tensor(np.searchsorted(self.classes_, np.asarray(y).reshape(-1)))
+            model.fit(x, labels, steps=refit_steps, update_grid=False, progress=False,
+                      loss_fn=torch.nn.CrossEntropyLoss())
+        names = [str(n) for n in getattr(self, "feature_names_in_", [])] or \
+            [f"x_{i + 1}" for i in range(self.n_features_in_)]
+        variables = [sympy.Symbol(n) for n in names]
+        formulas, _ = model.symbolic_formula(var=variables)
+        back = {v: (v - float(m)) / float(s) for v, m, s in zip(variables, self.mean_, self.scale_)}
+        return [f.xreplace(back) for f in formulas]

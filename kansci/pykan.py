@@ -271,10 +271,13 @@ class MultKAN(_model.MultKAN):
         self._log("expand_width")
 
     def perturb(self, mag=1.0, mode="non-intrusive"):
-        """Give switched-off edges a trainable spline branch of size ``mag``, in place. pykan's
-        ``mode`` chose which edges; here every switched-off edge is perturbed."""
+        """Give switched-off edges a trainable spline branch of size ``mag``, in place (pykan's
+        ``mode="non-intrusive"``; other modes warn)."""
         if mode not in ("non-intrusive", "all", "minimal"):
             raise ValueError(f"mode must be 'non-intrusive', 'all' or 'minimal'; got {mode!r}.")
+        if mode != "non-intrusive":
+            _warn(f"perturb(mode={mode!r}): kansci perturbs the switched-off edges only "
+                  "(pykan's 'non-intrusive'); active edges keep their function.")
         self._become(super().perturb(mag))
         self._log("perturb")
 

@@ -184,3 +184,29 @@ def test_mlp_baseline_trains_and_swaps():
     cost = model.connection_cost()
     assert model.auto_swap() <= cost + 1e-9
     assert torch.allclose(model(x), y, atol=1e-5)  # swapping keeps the function
+
+
+def test_kan_classifier_reads_logits_as_formulas():
+    moons = pytest.importorskip("sklearn.datasets").make_moons
+    X, y = moons(n_samples=600, noise=0.1, random_state=0)
+    Xt, yt = moons(n_samples=600, noise=0.1, random_state=1)
+    labels = np.array(["left", "right"])[y]  # any labels, not only 0..k-1
+    est = ks.KANClassifier(grid=3, steps=20, seed=0, progress=False).fit(X, labels)
+    assert list(est.classes_) == ["left", "right"]
+    assert est.score(Xt, np.array(["left", "right"])[yt]) >= 0.95
+    proba = est.predict_proba(Xt)
+    assert proba.shape == (600, 2) and np.allclose(proba.sum(1), 1)
+    f0, f1 = est.formulas(X, labels)
+    g0, g1 = (sympy.lambdify(sympy.symbols("x_1 x_2"), f, "numpy") for f in (f0, f1))
+    formula_acc = np.mean((g1(Xt[:, 0], Xt[:, 1]) > g0(Xt[:, 0], Xt[:, 1])) == yt)
+    assert abs(formula_acc - est.score(Xt, np.array(["left", "right"])[yt])) <= 0.05
+    import pickle
+    again = pickle.loads(pickle.dumps(est))
+    assert np.array_equal(again.predict(Xt), est.predict(Xt))
+
+
+def test_discover_warns_on_class_labels():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    with pytest.warns(UserWarning, match="integer values"):
+        ks.discover(X, (X[:, 0] > 0).astype(int), budget_s=2, progress=False)
