@@ -192,7 +192,8 @@ def _check_xy(X, y, names):
     if y_t.shape[0] != x_t.shape[0]:
         raise ValueError(f"y has {y_t.shape[0]} samples but X has {x_t.shape[0]}; they must match.")
     if x_t.shape[0] < _MIN_SAMPLES:
-        raise ValueError(f"discover needs at least {_MIN_SAMPLES} samples; got {x_t.shape[0]}.")
+        raise ValueError(f"discover needs at least {_MIN_SAMPLES} samples; got "
+                         f"{x_t.shape[0]} sample{'s' if x_t.shape[0] != 1 else ''}.")
     if x_t.shape[0] < _FEW:
         warnings.warn(f"only {x_t.shape[0]} samples: the formula is scored by leave-one-out "
                       "cross-validation, and with so few samples several laws may fit equally "
@@ -1231,6 +1232,8 @@ def _factored(x, y, symbols, seed, deadline, depth, end=math.inf, level: float =
             others = rest.prod(1)
             keep = others.abs() >= others.abs().median()
             t = y[keep] / others[keep]
+            if int(keep.sum()) < _MIN_SAMPLES or not bool(torch.isfinite(t).all()):
+                return [], None  # the other parts vanish (or overflow) on the data
         share = len(G) / sum(len(H) for H in groups[k:])
         pick = _solve(x[keep][:, G], t, [symbols[i] for i in G], seed,
                       now + share * (deadline - now), depth + 1, end=end,

@@ -39,7 +39,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         cols = getattr(X, "columns", None)
         names = [str(c) for c in cols] if cols is not None else None
-        validate_data(self, X, y, y_numeric=True)  # shapes, finiteness, feature names
+        X, y = validate_data(self, X, y, y_numeric=True)  # shapes, finiteness, feature names
         result = discover(X, y, names=names, seed=self.seed, budget_s=self.budget_s,
                           progress=self.progress, units=self.units, y_units=self.y_units)
         self.result_ = result
@@ -117,6 +117,7 @@ class KANClassifier(ClassifierMixin, BaseEstimator):
             return torch.softmax(self.model_(self._inputs(X, reset=False)), 1).numpy()
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
         return self.classes_[np.argmax(self.predict_proba(X), 1)]
 
     def formulas(self, X=None, y=None, lib=None, weight_simple: float = 0.5,
