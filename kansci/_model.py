@@ -19,6 +19,28 @@ from ._symbolic_fit import fit_affine
 from ._symbolic_lib import get_function
 
 
+# pykan's constructor keywords and methods that kansci's MultKAN has not: kansci.pykan.KAN has
+# them; here an error says where to look
+_PYKAN_INIT = ("save_act", "auto_save", "ckpt_path", "symbolic_enabled", "sparse_init",
+               "first_init", "state_id", "round")
+_PYKAN_METHODS = {
+    "saveckpt": "save with model.save(path)", "loadckpt": "load with ks.MultKAN.load(path)",
+    "rewind": "keep copies (model.copy()) to go back", "checkout": "keep copies (model.copy())",
+    "history": "fit() returns the training history", "get_act": "pass x to the method that "
+    "needs activations, or call model.activations(x)", "acts": "call model.activations(x)",
+    "act_fun": "the layers are model.layers (KANLayer: grid, coef, mask)",
+    "symbolic_fun": "the layers are model.layers (KANLayer: sym_mask, sym_names, sym_affine)",
+    "get_fun": "kansci.widgets or model.layers[l].edge_activations(x)",
+    "tree": "call ks.plot_tree(model, x)", "speed": "kansci has no slow mode",
+    "unfix_symbolic_all": "call unfix_symbolic(l, i, j) per edge",
+    "remove_edge": "prune_edge / prune return a model without weak edges",
+    "remove_node": "prune_node returns a model without weak nodes",
+    "node_attribute": "call model.attribute(x), then read model.node_scores",
+    "feature_interaction": "call model.attribute(x), then read model.edge_scores",
+    "set_mode": "use fix_symbolic / unfix_symbolic", "log_history": "nothing is logged",
+}
+
+
 class MultKAN(nn.Module):
     """Kolmogorov-Arnold network with sum and multiplication nodes.
 
@@ -40,8 +62,14 @@ class MultKAN(nn.Module):
                  base_fun: str = "silu", affine_trainable: bool = False, grid_eps: float = 0.02,
                  grid_range=(-1.0, 1.0), sp_trainable: bool = True, sb_trainable: bool = True,
                  seed: int = 1, device="cpu", dtype: torch.dtype | None = None,
-                 backend: str = "auto", in_vars=None, out_vars=None, n_in: int | None = None):
+                 backend: str = "auto", in_vars=None, out_vars=None, n_in: int | None = None,
+                 **pykan_options):
         super().__init__()
+        if pykan_options:
+            name = sorted(pykan_options)[0]
+            hint = (f" {name} is pykan's: kansci.pykan.KAN accepts it (from kansci.pykan import "
+                    "KAN; see docs/pykan.md)." if name in _PYKAN_INIT else "")
+            raise TypeError(f"MultKAN() got an unexpected keyword argument {name!r}.{hint}")
         self.width = normalize_width(width)
         self.mult_arity = normalize_arity(mult_arity, self.width)
         depth = len(self.width) - 1
@@ -86,6 +114,16 @@ class MultKAN(nn.Module):
         self.out_vars = list(out_vars) if out_vars is not None else None
         self.cache_data: Tensor | None = None  # training inputs of the last fit()
         self.node_scores = self.edge_scores = self.subnode_scores = None
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name not in _PYKAN_METHODS:
+                raise
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r} (pykan's): "
+                             f"{_PYKAN_METHODS[name]}; or use pykan's interface, "
+                             "from kansci.pykan import KAN (docs/pykan.md).")
 
     # ---- structure -----------------------------------------------------------------------
     @property
@@ -307,18 +345,20 @@ class MultKAN(nn.Module):
         return layer
 
     def fix_symbolic(self, l: int, i: int, j: int, fun_name: str, fit_params: bool = True,
-                     x=None, affine=(1.0, 0.0, 1.0, 0.0)):
+                     x=None, affine=(1.0, 0.0, 1.0, 0.0), a_range=(-10.0, 10.0),
+                     b_range=(-10.0, 10.0)):
         """Snap edge (l, i, j) to ``c * f(a x + b) + d`` with f = ``fun_name``.
 
         With ``fit_params`` the affine is fitted to the edge's current curve on the
-        activations of x (default: the last fit's training inputs) and r2 is returned;
-        otherwise ``affine = (a, b, c, d)`` is used as given and None is returned."""
+        activations of x (default: the last fit's training inputs), a and b searched within
+        ``a_range`` and ``b_range`` first, and r2 is returned; otherwise ``affine = (a, b, c, d)``
+        is used as given and None is returned."""
         layer = self._check_edge(l, i, j)
         fn = get_function(fun_name)
         r2 = None
         if fit_params:  # the same fit suggest_symbolic ranks by
             from ._symbolic import edge_data
-            affine, r2 = fit_affine(*edge_data(self, l, i, j, x), fn.torch_fn)
+            affine, r2 = fit_affine(*edge_data(self, l, i, j, x), fn.torch_fn, a_range, b_range)
         layer.set_symbolic(i, j, fun_name, affine)
         return r2
 
@@ -327,18 +367,22 @@ class MultKAN(nn.Module):
         self._check_edge(l, i, j).unset_symbolic(i, j)
 
     def suggest_symbolic(self, l: int, i: int, j: int, lib=None, topk: int = 5,
-                         weight_simple: float = 0.8, x=None, exclude_zero: bool = False):
+                         weight_simple: float = 0.8, x=None, exclude_zero: bool = False,
+                         a_range=(-10.0, 10.0), b_range=(-10.0, 10.0)):
         """Ranked symbolic candidates for edge (l, i, j): list of ``Suggestion`` (.name, .r2,
         .complexity, .params = (a, b, c, d)), best first (without the zero function when
-        ``exclude_zero``)."""
+        ``exclude_zero``); a and b are searched within ``a_range`` and ``b_range`` first."""
         from ._symbolic import suggest_symbolic
-        return suggest_symbolic(self, l, i, j, lib, topk, weight_simple, x, exclude_zero)
+        return suggest_symbolic(self, l, i, j, lib, topk, weight_simple, x, exclude_zero,
+                                a_range, b_range)
 
     def auto_symbolic(self, lib=None, weight_simple: float = 0.8, r2_threshold: float = 0.0,
-                      x=None, progress: bool = True) -> dict:
+                      x=None, progress: bool = True, a_range=(-10.0, 10.0),
+                      b_range=(-10.0, 10.0)) -> dict:
         """Snap every active spline edge to its best candidate; returns {(l, i, j): Suggestion}."""
         from ._symbolic import auto_symbolic
-        return auto_symbolic(self, lib, weight_simple, r2_threshold, x, progress)
+        return auto_symbolic(self, lib, weight_simple, r2_threshold, x, progress, a_range,
+                             b_range)
 
     def symbolic_formula(self, var=None, simplify: bool = True, snap_tol: float | None = 1e-4):
         """The network in closed form, in pykan's shape: ``(formulas, variables)``, formulas one

@@ -48,7 +48,8 @@ def edge_data(model, l: int, i: int, j: int, x=None, n_max: int = 256):
 
 
 def suggest_symbolic(model, l: int, i: int, j: int, lib=None, topk: int = 5,
-                     weight_simple: float = 0.8, x=None, exclude_zero: bool = False):
+                     weight_simple: float = 0.8, x=None, exclude_zero: bool = False,
+                     a_range=(-10.0, 10.0), b_range=(-10.0, 10.0)):
     """Ranked candidates for edge (l, i, j), best first (see ``Suggestion``)."""
     model._check_edge(l, i, j)
     if not 0.0 <= weight_simple <= 1.0:
@@ -57,16 +58,18 @@ def suggest_symbolic(model, l: int, i: int, j: int, lib=None, topk: int = 5,
     if exclude_zero:
         names = [n for n in names if n != "0"]
     xs, ys = edge_data(model, l, i, j, x)
-    return rank_functions(xs, ys, names, weight_simple)[:topk]
+    return rank_functions(xs, ys, names, weight_simple, a_range, b_range)[:topk]
 
 
-def rank_functions(xs, ys, names, weight_simple: float = 0.8) -> list[Suggestion]:
+def rank_functions(xs, ys, names, weight_simple: float = 0.8, a_range=(-10.0, 10.0),
+                   b_range=(-10.0, 10.0)) -> list[Suggestion]:
     """Every library function in ``names`` fitted to the curve ys(xs) (both (n,)) as
-    c f(a x + b) + d, ranked best first."""
+    c f(a x + b) + d (a, b searched within the ranges first), ranked best first."""
     out = []
     # a curve of a few hundred points is small work: one thread (see _threads)
     with threads(for_size(xs.numel() * 64, xs.device)):
-        fits = fit_affine_many(xs, ys, [SYMBOLIC_LIB[name].torch_fn for name in names])
+        fits = fit_affine_many(xs, ys, [SYMBOLIC_LIB[name].torch_fn for name in names],
+                               a_range, b_range)
     for name, (params, r2) in zip(names, fits):
         fn = SYMBOLIC_LIB[name]
         r2_loss = math.log2(1 + 1e-5 - min(r2, 1.0))
@@ -82,7 +85,8 @@ def rank_functions(xs, ys, names, weight_simple: float = 0.8) -> list[Suggestion
 
 
 def auto_symbolic(model, lib=None, weight_simple: float = 0.8, r2_threshold: float = 0.0,
-                  x=None, progress: bool = True) -> dict:
+                  x=None, progress: bool = True, a_range=(-10.0, 10.0),
+                  b_range=(-10.0, 10.0)) -> dict:
     """Snap every active spline edge to its best candidate (never to 0: an active edge carries
     signal; pruned edges stay off). Returns {(l, i, j): Suggestion} of the edges snapped;
     edges whose best r2 is below ``r2_threshold`` are left as splines."""
@@ -90,7 +94,8 @@ def auto_symbolic(model, lib=None, weight_simple: float = 0.8, r2_threshold: flo
              for i, j in ((layer.mask != 0) & (layer.sym_mask == 0)).nonzero().tolist()]
     snapped = {}
     for l, i, j in tqdm(edges, disable=not progress, desc="auto_symbolic"):
-        best = suggest_symbolic(model, l, i, j, lib, 1, weight_simple, x, exclude_zero=True)[0]
+        best = suggest_symbolic(model, l, i, j, lib, 1, weight_simple, x, True, a_range,
+                                b_range)[0]
         if best.r2 >= r2_threshold:
             model.layers[l].set_symbolic(i, j, best.name, best.params)
             snapped[(l, i, j)] = best

@@ -26,6 +26,9 @@ def fit_affine_many(x: Tensor, y: Tensor, fns, a_range=(-10.0, 10.0), b_range=(-
     evaluates every function on its own (a, b) grid and then picks all the best points and
     narrows all the grids together; the Gauss-Newton steps solve one batch of 4x4 systems.
     Returns [((a, b, c, d), r2)] in the order of ``fns``."""
+    for name, r in (("a_range", a_range), ("b_range", b_range)):
+        if len(r) != 2 or not float(r[0]) < float(r[1]):
+            raise ValueError(f"{name} must be (low, high) with low < high; got {r!r}.")
     x, y = x.detach().double().reshape(-1), y.detach().double().reshape(-1)
     yc = y - y.mean()
     syy = float((yc * yc).sum())

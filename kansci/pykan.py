@@ -316,7 +316,8 @@ class MultKAN(_model.MultKAN):
         """Snap edge (l, i, j) to c*f(a x + b) + d; returns the fit's r2 (pykan prints it)."""
         if random:
             _warn("fix_symbolic(random=True) is pykan's; the affine is fitted (or 1, 0, 1, 0).")
-        r2 = super().fix_symbolic(l, i, j, fun_name, fit_params=fit_params_bool)
+        r2 = super().fix_symbolic(l, i, j, fun_name, fit_params=fit_params_bool,
+                                  a_range=a_range, b_range=b_range)
         self._log("fix_symbolic")
         return r2
 
@@ -353,7 +354,11 @@ class MultKAN(_model.MultKAN):
                          weight_simple=0.8):
         """pykan's result: (name, torch function, r2, complexity) of the best candidate other
         than the zero function; the ranked list is printed when ``verbose``."""
-        ranked = super().suggest_symbolic(l, i, j, lib, topk, weight_simple, exclude_zero=True)
+        if r2_loss_fun is not None or c_loss_fun is not None:
+            _warn("suggest_symbolic(r2_loss_fun=, c_loss_fun=) are pykan's; kansci ranks by "
+                  "weight_simple * complexity + (1 - weight_simple) * log2(1 - r2).")
+        ranked = super().suggest_symbolic(l, i, j, lib, topk, weight_simple, exclude_zero=True,
+                                          a_range=a_range, b_range=b_range)
         if verbose:
             print(f"{'function':>10} {'fitting r2':>12} {'complexity':>11}")
             for s in ranked:
@@ -363,7 +368,8 @@ class MultKAN(_model.MultKAN):
 
     def auto_symbolic(self, a_range=(-10, 10), b_range=(-10, 10), lib=None, verbose=1,
                       weight_simple=0.8, r2_threshold=0.0):
-        out = super().auto_symbolic(lib, weight_simple, r2_threshold, progress=bool(verbose))
+        out = super().auto_symbolic(lib, weight_simple, r2_threshold, progress=bool(verbose),
+                                    a_range=a_range, b_range=b_range)
         self._log("auto_symbolic")
         return out
 

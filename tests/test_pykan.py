@@ -210,3 +210,24 @@ def test_discover_warns_on_class_labels():
     X = rng.normal(size=(200, 2))
     with pytest.warns(UserWarning, match="integer values"):
         ks.discover(X, (X[:, 0] > 0).astype(int), budget_s=2, progress=False)
+
+
+def test_kansci_model_names_the_way_for_pykan_calls(hello):
+    model = ks.MultKAN([2, 1], seed=0)
+    with pytest.raises(AttributeError, match="model.save"):
+        model.saveckpt("m")
+    with pytest.raises(TypeError, match="kansci.pykan.KAN accepts it"):
+        ks.MultKAN([2, 1], auto_save=False)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'grids'"):
+        ks.MultKAN([2, 1], grids=3)
+
+
+def test_a_range_bounds_the_affine_search(hello):
+    model = pk.KAN(width=[2, 1], grid=5, seed=1)
+    model.fit(hello, steps=10, progress=False)
+    wide = model.suggest_symbolic(0, 0, 0, lib=["sin"], verbose=False)
+    narrow = model.suggest_symbolic(0, 0, 0, a_range=(0.0, 0.1), b_range=(0.0, 0.1),
+                                    lib=["sin"], verbose=False)
+    assert narrow[2] < wide[2]  # sin(pi x_1) needs a near pi: r2 drops when a <= 0.1 first
+    with pytest.raises(ValueError, match="a_range"):
+        model.fix_symbolic(0, 0, 0, "sin", a_range=(1, -1))
