@@ -490,7 +490,7 @@ def _bic(nmse: float, complexity: int, n: int) -> float:
 
 
 def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
-             progress: bool = True, units=None, y_units=None) -> Discovery:
+             progress: bool = True, units=None, y_units=None, task: str | None = None):
     """Find a closed-form formula y = f(X).
 
     X (n, d) and y (n,) as arrays, tensors or pandas objects (DataFrame columns name the
@@ -514,6 +514,12 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     formula of the Pareto front; NaN off the front), ``formula``, ``constants`` (value +- se
     of each float), ``source`` (the route) and ``picked``.
 
+    Classes: ``task="classification"`` treats y as class labels and returns a
+    ``ClassDiscovery`` instead: one logit formula per class (the class is their argmax), with
+    the held-out accuracy of the formulas and of the network (``kansci._classify``). Without
+    ``task``, a y of a few integer values warns that it is regressed as numbers
+    (``task="regression"`` says it is meant).
+
     Units: ``units`` maps every column to its unit and ``y_units`` gives y's, as pint unit
     strings ("kg*m/s**2", "V", "K", "m**-1 * s", "dimensionless") or pint Units/Quantities.
     The problem is then reduced as the Buckingham pi theorem allows (``_units.buckingham``):
@@ -521,13 +527,21 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     Pi_g dimensionless groups; F (fewer variables, dimensionless constants) is found by the
     routes and the answer put back together. Every formula returned is checked to be
     dimensionally consistent; a candidate that is not is dropped."""
+    if task not in (None, "regression", "classification"):
+        raise ValueError(f"task must be 'regression' or 'classification'; got {task!r}.")
     x, y, names = _check_xy(X, y, names)
-    _warn_if_classes(y)
     symbols = [sympy.Symbol(n) for n in names]
     start = time.monotonic()
     if budget_s is not None and not budget_s > 0:
         raise ValueError(f"budget_s must be a positive number of seconds or None; "
                          f"got {budget_s!r}.")
+    if task == "classification":
+        if units is not None or y_units is not None:
+            raise ValueError("units apply to regression: class labels have no unit.")
+        from ._classify import discover_classes
+        return discover_classes(x, y, symbols, seed, budget_s, progress)
+    if task is None:
+        _warn_if_classes(y)
     dims = None
     if units is not None or y_units is not None:
         if units is None:
@@ -572,9 +586,8 @@ def _warn_if_classes(y: Tensor) -> None:
         warnings.warn(
             f"y takes only {len(values)} integer values ({', '.join(f'{v:g}' for v in values[:5].tolist())}"
             f"{', ...' if len(values) > 5 else ''}): if these are classes, discover treats them "
-            "as numbers to regress. For class logits train a KAN with one output per class "
-            "(fit(..., loss_fn=torch.nn.CrossEntropyLoss()) on integer labels), then "
-            "auto_symbolic and symbolic_formula; see README 'Coming from pykan'.",
+            "as numbers to regress. discover(..., task='classification') finds a logit formula "
+            "per class instead; task='regression' says the numbers are meant.",
             UserWarning, stacklevel=3)
 
 

@@ -14,8 +14,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._classify import _WEIGHT_SIMPLE, logit_formulas, standardization, train
 from ._discover import discover
-from ._model import MultKAN
 
 
 class KANRegressor(RegressorMixin, BaseEstimator):
@@ -61,7 +61,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 
 class KANClassifier(ClassifierMixin, BaseEstimator):
     """Classification with a KAN: one output (logit) per class, trained with cross-entropy by
-    L-BFGS on standardised inputs.
+    L-BFGS on standardised inputs (``kansci._classify``, as ``discover(task="classification")``).
 
     Parameters: ``hidden`` (hidden layer widths, () for none), ``grid``, ``k``, ``steps``,
     ``lamb`` (sparsity regularisation), ``seed``, ``progress``.
@@ -80,27 +80,29 @@ class KANClassifier(ClassifierMixin, BaseEstimator):
         self.progress = progress
 
     def _inputs(self, X, reset: bool) -> torch.Tensor:
-        X = validate_data(self, X, reset=reset, dtype=np.float64)
+        # a copy: the input may be read-only (a memory map), which torch warns about
+        x = torch.from_numpy(np.array(validate_data(self, X, reset=reset, dtype=np.float64)))
         if reset:
-            self.mean_ = X.mean(0)
-            scale = X.std(0)
-            self.scale_ = np.where(scale > 0, scale, 1.0)
-        return torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float64)
+            self.mean_, self.scale_ = standardization(x)
+        return (x - self.mean_) / self.scale_
+
+    def _labels(self, y) -> torch.Tensor:
+        y = np.asarray(y).reshape(-1)
+        if not np.isin(y, self.classes_).all():
+            raise ValueError(f"y holds labels outside classes_ {list(self.classes_)}.")
+        return torch.as_tensor(np.searchsorted(self.classes_, y), dtype=torch.long)
 
     def fit(self, X, y):
         validate_data(self, X, y)  # shapes, finiteness, feature names
         check_classification_targets(y)
         x = self._inputs(X, reset=True)
-        self.classes_, labels = np.unique(np.asarray(y).reshape(-1), return_inverse=True)
+        self.classes_ = np.unique(np.asarray(y).reshape(-1))
         if len(self.classes_) < 2:
             raise ValueError(f"KANClassifier needs at least 2 classes in y; got 1 class "
                              f"({self.classes_[0]!r}).")
-        width = [x.shape[1], *[int(h) for h in self.hidden], len(self.classes_)]
-        self.model_ = MultKAN(width, grid=self.grid, k=self.k, seed=self.seed,
-                              dtype=torch.float64)
-        self.history_ = self.model_.fit(
-            x, torch.as_tensor(labels, dtype=torch.long), steps=self.steps, lamb=self.lamb,
-            loss_fn=torch.nn.CrossEntropyLoss(), progress=self.progress)
+        self.model_, self.history_ = train(x, self._labels(y), len(self.classes_), self.hidden,
+                                           self.grid, self.k, self.steps, self.lamb, self.seed,
+                                           self.progress)
         return self
 
     def decision_function(self, X) -> np.ndarray:
@@ -120,26 +122,20 @@ class KANClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         return self.classes_[np.argmax(self.predict_proba(X), 1)]
 
-    def formulas(self, X=None, y=None, lib=None, weight_simple: float = 0.5,
+    def formulas(self, X=None, y=None, lib=None, weight_simple: float = _WEIGHT_SIMPLE,
                  refit_steps: int = 20) -> list:
-        """The logits as sympy formulas of the original features (one per class): every edge
-        of a copy of the model is snapped (``auto_symbolic``, on the training inputs) and, given
-        data (X, y), the constants are refitted on it for ``refit_steps`` steps. The fitted
-        model is left as it was."""
+        """The logits as sympy formulas of the original features (one per class, in the order
+        of ``classes_``): every edge of a copy of the model is snapped (``auto_symbolic``, on
+        the training inputs, by default to functions finite everywhere) and, given data (X, y), the constants are refitted on it for
+        ``refit_steps`` steps. The fitted model is left as it was."""
         check_is_fitted(self, "model_")
-        model = self.model_.copy()
-        model.auto_symbolic(lib=lib, weight_simple=weight_simple, progress=False)
-        if X is not None and refit_steps:
-            x = self._inputs(X, reset=False)
-            known = np.isin(np.asarray(y).reshape(-1), self.classes_) if y is not None else None
-            if known is None or len(known) != len(x) or not known.all():
-                raise ValueError("formulas(X, y): y must give one of classes_ for every row of X.")
-            labels = torch.as_tensor(np.searchsorted(self.classes_, np.asarray(y).reshape(-1)))
-            model.fit(x, labels, steps=refit_steps, update_grid=False, progress=False,
-                      loss_fn=torch.nn.CrossEntropyLoss())
+        x = labels = None
+        if X is not None:
+            if y is None:
+                raise ValueError("formulas(X, y): give the labels y of X too (or neither).")
+            x, labels = self._inputs(X, reset=False), self._labels(y)
         names = [str(n) for n in getattr(self, "feature_names_in_", [])] or \
             [f"x_{i + 1}" for i in range(self.n_features_in_)]
         variables = [sympy.Symbol(n) for n in names]
-        formulas, _ = model.symbolic_formula(var=variables)
-        back = {v: (v - float(m)) / float(s) for v, m, s in zip(variables, self.mean_, self.scale_)}
-        return [f.xreplace(back) for f in formulas]
+        return logit_formulas(self.model_, variables, self.mean_, self.scale_, x, labels, lib,
+                              weight_simple, refit_steps)

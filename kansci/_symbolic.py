@@ -8,10 +8,11 @@ rational multiples of pi and e, and simplifies.
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
-import math
-
+import numpy as np
 import sympy
 import torch
 from tqdm.auto import tqdm
@@ -31,10 +32,29 @@ class Suggestion:
     complexity: float
     params: tuple  # (a, b, c, d): edge ~ c * f(a x + b) + d
     loss: float
-    degenerate: bool = False  # f barely varies on the data: the fit uses its Taylor expansion
+    degenerate: bool = False  # f barely varies on the data, or the fit uses a clamp
 
 
 _DEGENERATE = 1e-2  # relative variation std(f) / (|mean f| + std f) below which a fit is degenerate
+
+
+@functools.lru_cache(maxsize=256)
+def _exact(fn):
+    """NumPy's f from the sympy form of a library function (no clamps)."""
+    t = sympy.Symbol("t")
+    return sympy.lambdify(t, fn.sympy_fn(t), "numpy")
+
+
+def _clamped(fn, z: torch.Tensor, value: torch.Tensor) -> bool:
+    """Whether the library's torch f, evaluated as ``value`` at z, differs on z from f itself:
+    the fit leans on a guard (exp capped at 1e6, log and sqrt floored, 1/x kept off 0, arcsin's
+    argument clipped), where the formula would read NaN or a far larger number than the
+    network computes."""
+    with np.errstate(all="ignore"):
+        exact = np.broadcast_to(np.asarray(_exact(fn)(z.detach().double().cpu().numpy()),
+                                           dtype=float), z.shape)
+    got = value.detach().double().cpu().numpy()
+    return not np.allclose(got, exact, rtol=1e-6, atol=1e-12, equal_nan=False)
 
 
 def edge_data(model, l: int, i: int, j: int, x=None, n_max: int = 256):
@@ -72,14 +92,18 @@ def rank_functions(xs, ys, names, weight_simple: float = 0.8, a_range=(-10.0, 10
                                a_range, b_range)
     for name, (params, r2) in zip(names, fits):
         fn = SYMBOLIC_LIB[name]
+        if name == "x":  # c (a x + b) + d is one line: its four numbers are not determined
+            a, b, c, d = params  # (a ~ 1e-15 with c ~ 1e13 was met); write it c' x + d'
+            params = (1.0, 0.0, c * a, c * b + d)
         r2_loss = math.log2(1 + 1e-5 - min(r2, 1.0))
         loss = weight_simple * fn.complexity + (1 - weight_simple) * r2_loss
-        z = fn.torch_fn(params[0] * xs.double() + params[1])
+        arg = params[0] * xs.double() + params[1]
+        z = fn.torch_fn(arg)
         spread = float(z.std() / (z.mean().abs() + z.std() + 1e-300)) if len(z) > 1 else 1.0
-        degenerate = name not in ("x", "0") and spread < _DEGENERATE
+        degenerate = name not in ("x", "0") and (spread < _DEGENERATE or _clamped(fn, arg, z))
         out.append(Suggestion(name, r2, fn.complexity, params, loss, degenerate))
-    # a degenerate fit (cos(a x) with tiny a standing in for a parabola, say) ranks after
-    # every genuine one
+    # a degenerate fit (cos(a x) with tiny a standing in for a parabola, say, or exp past its
+    # cap) ranks after every genuine one
     out.sort(key=lambda s: (s.degenerate, s.loss))
     return out
 

@@ -231,3 +231,30 @@ def test_a_range_bounds_the_affine_search(hello):
     assert narrow[2] < wide[2]  # sin(pi x_1) needs a near pi: r2 drops when a <= 0.1 first
     with pytest.raises(ValueError, match="a_range"):
         model.fix_symbolic(0, 0, 0, "sin", a_range=(1, -1))
+
+
+def test_discover_classification_on_iris():
+    """A real table (scikit-learn's iris): logit formulas as accurate as the network."""
+    load_iris = pytest.importorskip("sklearn.datasets").load_iris
+    X, y = load_iris(return_X_y=True)
+    res = ks.discover(X, y, task="classification", budget_s=30, progress=False)
+    assert list(res.classes) == [0, 1, 2] and len(res.formulas) == 3
+    assert res.network_accuracy >= 0.95
+    assert res.accuracy >= res.network_accuracy - 0.05
+    assert (res.predict(X) == y).mean() >= 0.95
+    with pytest.raises(ValueError, match="task must be"):
+        ks.discover(X, y, task="classify")
+
+
+def test_snapped_edges_agree_with_their_formula():
+    """No candidate leans on a library guard (exp capped, log floored): the formula read off
+    computes what the snapped network computes; a line is written c x + d."""
+    x = torch.linspace(-2, 2.5, 200, dtype=torch.float64)
+    from kansci._symbolic import rank_functions
+    ranked = rank_functions(x, torch.where(x < 0, 0.0, 1e6 * (1 - torch.exp(-x))), ["exp", "x"])
+    for s in ranked:
+        a, b, c, d = s.params
+        if s.name == "exp" and not s.degenerate:
+            assert float((a * x + b).max()) <= 13.8
+        if s.name == "x":
+            assert (a, b) == (1.0, 0.0)
