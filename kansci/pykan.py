@@ -459,6 +459,19 @@ class MultKAN(_model.MultKAN):
         return plot_tree(self, self._prepare(x), in_var=in_var, style=style, sym_th=sym_th,
                          sep_th=sep_th)
 
+    def reg(self, reg_metric="edge_forward_spline_n", lamb_l1=1.0, lamb_entropy=2.0,
+            lamb_coef=0.0, lamb_coefdiff=0.0):
+        """pykan's regulariser (L1 + entropy of the edge scales, coefficient terms) on the kept
+        inputs, differentiable (for a custom training loop)."""
+        if reg_metric != "edge_forward_spline_n":
+            _warn("reg(reg_metric=...) is pykan's; kansci's regulariser is its default "
+                  "'edge_forward_spline_n'.")
+        from ._train import regularizer
+        _, scales = self._run_fused(self._prepare(None), with_scale=True)
+        return regularizer(self, scales, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff)
+
+    get_reg = reg
+
     # ---- pykan odds and ends ----------------------------------------------------------------
     def speed(self, compile=False):
         """pykan's switch to a faster mode: kansci is always in its fast mode; returns self."""
@@ -643,6 +656,56 @@ def kanpiler(input_variables, expr, grid=5, k=3, auto_lamb=True):
     from ._kanpiler import kanpiler as _kanpiler
     return MultKAN._adopt(_kanpiler(list(input_variables), expr, grid=grid, k=k,
                                     dtype=torch.get_default_dtype()))
+
+
+def model2param(model):
+    """Every parameter of the model, flattened into one vector (model.parameters() order)."""
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+class _Objective(nn.Module):
+    """pykan's loss of a model on (inputs, labels) as a module, so that torch.func can call it
+    with other parameters: mean squared error ("pred"), the regulariser ("reg") or both."""
+
+    def __init__(self, model, mode, lamb, lamb_l1, lamb_entropy):
+        super().__init__()
+        self.model, self.mode = model, mode
+        self.weights = (lamb, lamb_l1, lamb_entropy)
+
+    def forward(self, inputs, labels):
+        from ._train import regularizer
+        lamb, lamb_l1, lamb_entropy = self.weights
+        pred, scales = self.model._run_fused(self.model._prepare(inputs),
+                                             with_scale=self.mode != "pred")
+        mse = torch.mean((pred - labels) ** 2)
+        if self.mode == "pred":
+            return mse
+        reg = regularizer(self.model, scales, lamb_l1, lamb_entropy)
+        return reg if self.mode == "reg" else mse + lamb * reg
+
+
+def get_derivative(model, inputs, labels, derivative="hessian", loss_mode="pred", reg_metric="w",
+                   lamb=0.0, lamb_l1=1.0, lamb_entropy=0.0):
+    """The Jacobian (1, P) or Hessian (1, P, P) of the loss with respect to the P parameters
+    of ``model2param``: ``loss_mode`` "pred" (mean squared error on inputs, labels), "reg"
+    (the regulariser, pykan's default metric) or "all" (pred + lamb * reg)."""
+    if derivative not in ("hessian", "jacobian"):
+        raise ValueError(f"derivative must be 'hessian' or 'jacobian'; got {derivative!r}.")
+    if loss_mode not in ("pred", "reg", "all"):
+        raise ValueError(f"loss_mode must be 'pred', 'reg' or 'all'; got {loss_mode!r}.")
+    objective = _Objective(model, loss_mode, lamb, lamb_l1, lamb_entropy)
+    names = [f"model.{n}" for n, _ in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    sizes = [p.numel() for p in model.parameters()]
+
+    def loss(flat):
+        params = {n: t.reshape(shape) for n, t, shape in zip(names, flat.split(sizes), shapes)}
+        return torch.func.functional_call(objective, params, (inputs, labels))
+
+    p = model2param(model)
+    if derivative == "hessian":
+        return torch.autograd.functional.hessian(loss, p)[None]
+    return torch.autograd.functional.jacobian(loss, p)[None]
 
 
 class LBFGS(torch.optim.LBFGS):

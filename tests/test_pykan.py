@@ -258,3 +258,23 @@ def test_snapped_edges_agree_with_their_formula():
             assert float((a * x + b).max()) <= 13.8
         if s.name == "x":
             assert (a, b) == (1.0, 0.0)
+
+
+def test_parameter_derivatives_and_regulariser(hello):
+    model = pk.KAN(width=[2, 2, 1], grid=3, seed=0)
+    model.fit(hello, steps=5, progress=False)
+    x, y = hello["train_input"][:100], hello["train_label"][:100]
+    jac = pk.get_derivative(model, x, y, derivative="jacobian")
+    assert jac.shape == (1, pk.model2param(model).numel())
+    model.zero_grad()
+    torch.mean((model(x) - y) ** 2).backward()
+    trained = torch.cat([torch.full((p.numel(),), p.requires_grad) for p in model.parameters()])
+    grads = torch.cat([torch.zeros(p.numel()) if p.grad is None else p.grad.reshape(-1)
+                       for p in model.parameters() if p.requires_grad])
+    assert torch.allclose(jac[0][trained], grads, atol=1e-5)  # (all parameters, as pykan's)
+    hess = pk.get_derivative(model, x, y)
+    assert torch.allclose(hess[0], hess[0].T, atol=1e-4)
+    model(x)
+    reg = model.reg(lamb_l1=1.0, lamb_entropy=2.0)
+    reg.backward()  # differentiable, for a custom training loop
+    assert float(reg) > 0
