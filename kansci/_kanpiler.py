@@ -136,7 +136,10 @@ def _coeff(expr: sympy.Expr):
 def _edge_term(term: sympy.Expr):
     """term = c * f(a g + b): (g, f's library name, a, b, c)."""
     c, rest = _coeff(term)
-    if rest.is_Symbol or rest.is_Add or rest.is_Mul:
+    if rest.is_Add:  # a g + b with one g: an edge from g's node (1 + v/c: no node of its own)
+        b, a, g = _linear(rest)
+        return (g, "x", a, b, c) if not g.is_Add else (rest, "x", 1, 0, c)
+    if rest.is_Symbol or rest.is_Mul:
         return rest, "x", 1, 0, c
     if rest.is_Pow:
         base, exp = rest.args
