@@ -278,3 +278,14 @@ def test_parameter_derivatives_and_regulariser(hello):
     reg = model.reg(lamb_l1=1.0, lamb_entropy=2.0)
     reg.backward()  # differentiable, for a custom training loop
     assert float(reg.detach()) > 0
+
+
+def test_a_users_function_numpy_cannot_evaluate_is_ranked():
+    """add_symbolic("J0", torch.special.bessel_j0) has no NumPy form: the guard check passes it."""
+    from kansci._symbolic import _clamped
+    from kansci._symbolic_lib import SymbolicFunction
+    fn = SymbolicFunction("J0", torch.special.bessel_j0, sympy.Function("J0"), 2)
+    z = torch.linspace(-3, 3, 50, dtype=torch.float64)
+    assert _clamped(fn, z, fn.torch_fn(z)) is False
+    exp = ks.SYMBOLIC_LIB["exp"]
+    assert _clamped(exp, z * 10, exp.torch_fn(z * 10))  # past exp's cap at 13.8
