@@ -227,20 +227,23 @@ class MultKAN(_model.MultKAN):
     def prune_edge(self, threshold=3e-2, log_history=True):
         """Switch off edges scoring below ``threshold``, in place (pykan's behaviour)."""
         self._become(super().prune_edge(threshold))
-        self._log("prune_edge")
+        if log_history:
+            self._log("prune_edge")
 
     def prune_node(self, threshold=1e-2, mode="auto", active_neurons_id=None, log_history=True):
         """A copy without the hidden nodes scoring below ``threshold`` (``mode="manual"`` or
         ``active_neurons_id``: keep those, per hidden layer)."""
         active = active_neurons_id if mode == "manual" or active_neurons_id is not None else None
         new = self._adopt(super().prune_node(threshold, active=active), history=self._history)
-        new._log("prune_node")
+        if log_history:
+            new._log("prune_node")
         return new
 
     def prune_input(self, threshold=1e-2, active_inputs=None, log_history=True):
         new = self._adopt(super().prune_input(threshold, active_inputs=active_inputs),
                           history=self._history)
-        new._log("prune_input")
+        if log_history:
+            new._log("prune_input")
         return new
 
     def prune(self, node_th=1e-2, edge_th=3e-2):
@@ -287,7 +290,8 @@ class MultKAN(_model.MultKAN):
         with torch.no_grad():
             layer.mask[i, j] = 0.0
         layer.unset_symbolic(i, j)
-        self._log("remove_edge")
+        if log_history:
+            self._log("remove_edge")
 
     def remove_node(self, l, i, mode="all", log_history=True):
         """Switch off every edge into and out of node i of hidden layer l, in place."""
@@ -308,7 +312,8 @@ class MultKAN(_model.MultKAN):
                 for j in range(nxt.out_dim):
                     nxt.mask[i, j] = 0.0
                     nxt.unset_symbolic(i, j)
-        self._log("remove_node")
+        if log_history:
+            self._log("remove_node")
 
     # ---- symbolic edges ---------------------------------------------------------------------
     def fix_symbolic(self, l, i, j, fun_name, fit_params_bool=True, a_range=(-10, 10),
@@ -318,19 +323,22 @@ class MultKAN(_model.MultKAN):
             _warn("fix_symbolic(random=True) is pykan's; the affine is fitted (or 1, 0, 1, 0).")
         r2 = super().fix_symbolic(l, i, j, fun_name, fit_params=fit_params_bool,
                                   a_range=a_range, b_range=b_range)
-        self._log("fix_symbolic")
+        if log_history:
+            self._log("fix_symbolic")
         return r2
 
     def unfix_symbolic(self, l, i, j, log_history=True):
         super().unfix_symbolic(l, i, j)
-        self._log("unfix_symbolic")
+        if log_history:
+            self._log("unfix_symbolic")
 
     def unfix_symbolic_all(self, log_history=True):
         """Every symbolic edge back to its spline."""
         for layer in self.layers:
             for i, j in (layer.sym_mask != 0).nonzero().tolist():
                 layer.unset_symbolic(i, j)
-        self._log("unfix_symbolic_all")
+        if log_history:
+            self._log("unfix_symbolic_all")
 
     def set_mode(self, l, i, j, mode, mask_n=None):
         """pykan's edge modes: 'n' spline only, 's' symbolic only, 'ns'/'sn' both, or 0/'0' off."""

@@ -289,3 +289,14 @@ def test_a_users_function_numpy_cannot_evaluate_is_ranked():
     assert _clamped(fn, z, fn.torch_fn(z)) is False
     exp = ks.SYMBOLIC_LIB["exp"]
     assert _clamped(exp, z * 10, exp.torch_fn(z * 10))  # past exp's cap at 13.8
+
+
+def test_log_history_false_keeps_the_history(hello):
+    model = pk.KAN(width=[2, 1], grid=3, seed=0)
+    model.fit(hello, steps=2, progress=False)
+    n = len(model.history())
+    model.fix_symbolic(0, 0, 0, "sin", log_history=False)
+    model.prune_edge(log_history=False)
+    assert len(model.history()) == n
+    model.unfix_symbolic(0, 0, 0)
+    assert model.history()[-1].endswith("unfix_symbolic")
