@@ -201,6 +201,18 @@ class MultKAN(_model.MultKAN):
             self._run(x)
 
     @property
+    def act_fun(self):
+        """pykan's spline layers: kansci's ``KANLayer``s (grid (in, G+2k+1), coef (in, out, G+k),
+        mask, scale_base, scale_sp (in, out): pykan's layout)."""
+        return self.layers
+
+    @property
+    def symbolic_fun(self) -> list:
+        """pykan's symbolic layers, as read-only views in pykan's (out, in) layout: funs_name,
+        mask, affine; change them with fix_symbolic / unfix_symbolic."""
+        return [_SymbolicView(layer) for layer in self.layers]
+
+    @property
     def acts(self) -> list:
         """Node values of every layer on the kept inputs: [(batch, width_in[l])]."""
         return self.activations(None)
@@ -519,6 +531,21 @@ class MultKAN(_model.MultKAN):
         return self
 
 
+class _SymbolicView:
+    """One layer's symbolic edges as pykan's Symbolic_KANLayer shows them ((out, in) layout);
+    copies, not views: edit through the model's methods."""
+
+    def __init__(self, layer):
+        self.in_dim, self.out_dim = layer.in_dim, layer.out_dim
+        self.funs_name = [[layer.sym_names[i][j] for i in range(layer.in_dim)]
+                          for j in range(layer.out_dim)]
+        self.mask = layer.sym_mask.detach().t().clone()
+        self.affine = layer.sym_affine.detach().permute(1, 0, 2).clone()
+
+    def __repr__(self) -> str:
+        return f"Symbolic_KANLayer(in={self.in_dim}, out={self.out_dim})"
+
+
 def _ckpt(path) -> str:
     path = str(path)
     return path if path.endswith(".kan") else path + ".kan"
@@ -547,6 +574,22 @@ def create_dataset_from_data(inputs, labels, train_ratio=0.8, device="cpu", seed
     test_id = np.setdiff1d(np.arange(n), train_id)
     return {"train_input": inputs[train_id].to(device), "train_label": labels[train_id].to(device),
             "test_input": inputs[test_id].to(device), "test_label": labels[test_id].to(device)}
+
+
+def extend_grid(grid, k_extend=0):
+    """The grid (in, n) with ``k_extend`` more knots on each side: (in, n + 2 k_extend)."""
+    from ._spline import extend_grid as _extend
+    return _extend(grid, k_extend)
+
+
+def B_batch(x, grid, k=0, extend=True, device="cpu"):
+    """B-spline basis values: x (batch, in), an extended grid (in, G + 2k + 1) -> (batch, in,
+    G + k) (pykan's; ``extend`` and ``device`` are pykan's leftovers and unused)."""
+    from ._spline import dense_basis
+    x, grid = torch.as_tensor(x), torch.as_tensor(grid)
+    if grid.shape[0] == 1 and x.shape[1] > 1:  # one grid for every column, as pykan broadcasts
+        grid = grid.expand(x.shape[1], -1)
+    return dense_basis(x, grid.contiguous(), int(k))
 
 
 def ex_round(ex1, n_digit):

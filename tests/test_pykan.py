@@ -300,3 +300,17 @@ def test_log_history_false_keeps_the_history(hello):
     assert len(model.history()) == n
     model.unfix_symbolic(0, 0, 0)
     assert model.history()[-1].endswith("unfix_symbolic")
+
+
+def test_pykans_layer_views_and_spline_basis():
+    spline = pytest.importorskip("kan.spline")
+    grid = pk.extend_grid(torch.linspace(-1, 1, 6)[None, :], k_extend=3)
+    assert torch.equal(grid, spline.extend_grid(torch.linspace(-1, 1, 6)[None, :], k_extend=3))
+    for x in (torch.rand(50, 1, generator=torch.Generator().manual_seed(0)) * 2 - 1,
+              torch.linspace(-1, 1, 101)[None, :]):  # the tutorial's (1, n): one grid for all
+        assert torch.allclose(pk.B_batch(x, grid, k=3), spline.B_batch(x, grid, k=3), atol=1e-6)
+    model = pk.KAN(width=[2, 3, 1], grid=5, seed=0)
+    assert model.act_fun[0].coef.shape == (2, 3, 8) and model.act_fun[0].grid.shape == (2, 12)
+    model.fix_symbolic(0, 1, 2, "sin", fit_params_bool=False)
+    view = model.symbolic_fun[0]
+    assert view.funs_name[2][1] == "sin" and view.mask.shape == (3, 2) and view.mask[2, 1] == 1
