@@ -223,6 +223,15 @@ class MultKAN(_model.MultKAN):
         self._log("fit")
         return hist
 
+    def train(self, mode=True, **kwargs):
+        """torch's ``train(mode)``; given a dataset, pykan's old name for ``fit`` (pykan < 0.2
+        trained with ``model.train(dataset, ...)``), with a warning."""
+        if isinstance(mode, bool) and not kwargs:
+            return super().train(mode)
+        _warn("model.train(dataset, ...) is pykan's old name for fit: use model.fit(dataset, "
+              "...).")
+        return self.fit(mode, **kwargs)
+
     fit.__doc__ = _model.MultKAN.fit.__doc__
     fit.__signature__ = _model.MultKAN.fit.__signature__
 

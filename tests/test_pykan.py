@@ -113,6 +113,9 @@ def test_pykan_only_keywords_warn_or_fail(hello):
                   progress=False)
     with pytest.raises(TypeError, match="unexpected keyword"):
         model.fit(hello, steps=1, not_a_keyword=1)
+    assert model.train() is model and model.training  # torch's train(mode) still works
+    with pytest.warns(UserWarning, match="old name for fit"):
+        assert "train_loss" in model.train(hello, steps=1, progress=False)
     with pytest.raises(ValueError, match="display_metrics"):
         model.fit(hello, steps=1, display_metrics=["accuracy"])
 
