@@ -26,6 +26,7 @@ _WEIGHT_SIMPLE = 0.5  # pykan's 0.8 snaps curved logit edges to lines (see tests
 TOTAL_LIB = ("x", "x^2", "x^3", "x^4", "exp", "sin", "cos", "tanh", "abs", "arctan", "gaussian")
 
 
+_DIGITS = 4  # significant digits of the constants in the logit formulas shown
 _SMOOTHING = 0.05  # label smoothing: on separable data the logits stay O(1) (ln 0.95/0.05 ~ 3)
 
 
@@ -97,7 +98,14 @@ def logit_formulas(model: MultKAN, variables, mean: Tensor, scale: Tensor, x=Non
                     loss_fn=_loss())
     formulas, _ = snapped.symbolic_formula(var=variables, simplify=simplify)
     back = {v: (v - float(m)) / float(s) for v, m, s in zip(variables, mean, scale)}
-    return [f.xreplace(back) for f in formulas]
+    return [_rounded(f.xreplace(back)) for f in formulas]
+
+
+def _rounded(expr: sympy.Expr, digits: int = _DIGITS) -> sympy.Expr:
+    """Every float of expr to ``digits`` significant digits (a logit's constants are not a
+    law's: the accuracy reported is that of the rounded formulas)."""
+    return expr.xreplace({f: sympy.Float(float(f"{float(f):.{digits}g}"))
+                          for f in expr.atoms(sympy.Float)})
 
 
 def accuracy(formulas, variables, x: Tensor, labels: Tensor) -> float:
@@ -113,16 +121,19 @@ def accuracy(formulas, variables, x: Tensor, labels: Tensor) -> float:
 
 
 def discover_classes(x: Tensor, y: Tensor, symbols, seed: int = 0, budget_s=None,
-                     progress: bool = False) -> ClassDiscovery:
+                     progress: bool = False, labels_of=None) -> ClassDiscovery:
     """Logit formulas for class labels y (n,) from x (n, d): a network without hidden layer
     first (pykan's recipe), then one with a hidden layer of 2d + 1 nodes where the held-out
     accuracy of the first formulas trails the network's by more than 0.02 and its time,
     estimated per edge from the first, fits in ``budget_s``.
-    The pick is the best held-out accuracy of the formulas (ties: the smaller network)."""
+    The pick is the best held-out accuracy of the formulas (ties: the smaller network).
+    ``labels_of``: the labels that y's values 0..k-1 stand for (default: y's values)."""
     start = time.monotonic()
     classes, inverse = np.unique(y.cpu().numpy(), return_inverse=True)
+    if labels_of is not None:
+        classes = np.asarray(labels_of)[classes.astype(int)]
     if len(classes) < 2:
-        raise ValueError(f"classification needs at least 2 classes in y; got 1 ({classes[0]:g}).")
+        raise ValueError(f"classification needs at least 2 classes in y; got 1 ({classes[0]!r}).")
     labels = torch.as_tensor(inverse, dtype=torch.long, device=x.device)
     gen = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(x.shape[0], generator=gen).to(x.device)

@@ -1,5 +1,5 @@
 """The ``kansci`` command line: ``kansci discover data.csv --target y [--budget S]
-[--units "m=kg,v=m/s" --y-units J] [--json]``."""
+[--units "m=kg,v=m/s" --y-units J] [--task classification] [--json]``."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--units", default=None,
                    help='units of the input columns, pint syntax: "m=kg,v=m/s" (every column)')
     d.add_argument("--y-units", default=None, help="units of the target column, e.g. J")
+    d.add_argument("--task", choices=("regression", "classification"), default=None,
+                   help="classification: the target holds class labels; one logit formula "
+                        "per class")
     d.add_argument("--json", action="store_true", help="print the result as JSON")
     return ap
 
@@ -55,12 +58,14 @@ def main(argv=None) -> int:
     try:
         units = parse_units_option(args.units) if args.units is not None else None
         res = discover(X, y, seed=args.seed, budget_s=args.budget, progress=not args.json,
-                       units=units, y_units=args.y_units)
+                       units=units, y_units=args.y_units, task=args.task)
     except (ValueError, TypeError) as e:
         print(f"kansci: {e}", file=sys.stderr)
         return 2
     took = time.perf_counter() - start
-    if args.json:
+    if args.task == "classification":
+        _print_classes(res, args, took)
+    elif args.json:
         out = {"target": args.target, "formula": str(res.formula), "latex": res.latex(),
                "r2": res.r2, "variables": [str(v) for v in res.variables], "seconds": took,
                "noise": res.noise,
@@ -79,6 +84,22 @@ def main(argv=None) -> int:
             if not r.snapped:
                 print(f"  {float(r.constant):.6g} ± {r.se:.2g}")
     return 0
+
+
+def _print_classes(res, args, took: float) -> None:
+    """The logit formulas (one per class) and the held-out accuracies, as text or JSON."""
+    classes = [c.item() if hasattr(c, "item") else c for c in res.classes]
+    if args.json:
+        print(json.dumps({"target": args.target, "task": "classification", "classes": classes,
+                          "formulas": [str(f) for f in res.formulas],
+                          "accuracy": res.accuracy, "network_accuracy": res.network_accuracy,
+                          "variables": [str(v) for v in res.variables], "seconds": took},
+                         indent=1))
+        return
+    for label, f in zip(classes, res.formulas):
+        print(f"logit[{label}] = {f}")
+    print(f"{args.target} = the class of the largest logit; held-out accuracy "
+          f"{res.accuracy:.4f} (network {res.network_accuracy:.4f}; {took:.1f} s)")
 
 
 if __name__ == "__main__":

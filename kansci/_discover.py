@@ -58,6 +58,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import sympy
 import torch
 from tqdm.auto import tqdm
@@ -529,6 +530,17 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
     dimensionally consistent; a candidate that is not is dropped."""
     if task not in (None, "regression", "classification"):
         raise ValueError(f"task must be 'regression' or 'classification'; got {task!r}.")
+    classes = None
+    if task == "classification":  # any labels (strings too): their codes 0..k-1 go on
+        values = y.to_numpy() if hasattr(y, "to_numpy") else y.detach().cpu().numpy() \
+            if isinstance(y, torch.Tensor) else y
+        values = np.asarray(values)
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim != 1:
+            raise ValueError(f"y must hold one class label per sample; got shape {values.shape}.")
+        classes, codes = np.unique(values, return_inverse=True)
+        y = codes.astype(float)
     x, y, names = _check_xy(X, y, names)
     symbols = [sympy.Symbol(n) for n in names]
     start = time.monotonic()
@@ -539,7 +551,7 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
         if units is not None or y_units is not None:
             raise ValueError("units apply to regression: class labels have no unit.")
         from ._classify import discover_classes
-        return discover_classes(x, y, symbols, seed, budget_s, progress)
+        return discover_classes(x, y, symbols, seed, budget_s, progress, classes)
     if task is None:
         _warn_if_classes(y)
     dims = None

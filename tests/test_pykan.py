@@ -249,6 +249,24 @@ def test_discover_classification_on_iris():
         ks.discover(X, y, task="classify")
 
 
+def test_cli_classifies_a_csv_with_named_classes(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+    from kansci._cli import main
+    load_iris = pytest.importorskip("sklearn.datasets").load_iris
+    data = load_iris()
+    frame = pd.DataFrame(data.data, columns=["sl", "sw", "pl", "pw"])
+    frame["species"] = np.array(data.target_names)[data.target]
+    path = tmp_path / "iris.csv"
+    frame.to_csv(path, index=False)
+    assert main(["discover", str(path), "--target", "species", "--task", "classification",
+                 "--budget", "20", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["classes"] == ["setosa", "versicolor", "virginica"] and len(out["formulas"]) == 3
+    assert out["accuracy"] >= 0.9
+
+
 def test_snapped_edges_agree_with_their_formula():
     """No candidate leans on a library guard (exp capped, log floored): the formula read off
     computes what the snapped network computes; a line is written c x + d."""
