@@ -173,8 +173,9 @@ class MLP(nn.Module):
         return self.connection_cost()
 
     def plot(self, beta=3, scale=1.0, metric="w"):
-        """A matplotlib figure: nodes in rows, each weight a line (blue > 0, red < 0) of
-        opacity tanh(beta |w|) ("w") or tanh(beta |w| std(input)) ("act")."""
+        """Draw the network as the current matplotlib figure (returns None, as pykan's): nodes
+        in rows, each weight a line (blue > 0, red < 0) of opacity tanh(beta |w|) ("w") or
+        tanh(beta |w| std(input)) ("act")."""
         import matplotlib.pyplot as plt
         from matplotlib.collections import LineCollection
 
@@ -199,4 +200,3 @@ class MLP(nn.Module):
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.1, self.depth + 0.1)
         ax.axis("off")
-        return fig

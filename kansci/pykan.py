@@ -467,7 +467,9 @@ class MultKAN(_model.MultKAN):
     # ---- pictures ---------------------------------------------------------------------------
     def plot(self, folder=_UNSET, beta=3, metric="backward", scale=0.5, tick=_UNSET,
              sample=_UNSET, in_vars=None, out_vars=None, title=None, varscale=1.0):
-        """A matplotlib figure of the network on the kept inputs (``plt.savefig`` saves it)."""
+        """Draw the network on the kept inputs as the current matplotlib figure (``plt.savefig``
+        saves it; ``plt.gcf()`` returns it). Returns None, as pykan's: in Jupyter a returned
+        figure would show twice."""
         for name, value in (("folder", folder), ("tick", tick), ("sample", sample)):
             if value is not _UNSET and value not in (False, "./figures"):
                 _warn(f"plot({name}=...) is pykan's and changes nothing here: the figure is "
@@ -480,7 +482,7 @@ class MultKAN(_model.MultKAN):
         if out_vars is not None:
             out_vars = [f"${sympy.latex(v)}$" if isinstance(v, sympy.Basic) else v
                         for v in out_vars]
-        return draw(self, x, beta, metric, scale, in_vars, out_vars, title, varscale)
+        draw(self, x, beta, metric, scale, in_vars, out_vars, title, varscale)
 
     def tree(self, x=None, in_var=None, style="tree", sym_th=1e-3, sep_th=1e-1,
              skip_sep_test=False, verbose=False):

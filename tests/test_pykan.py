@@ -62,8 +62,12 @@ def test_forward_keeps_inputs_for_plot_and_snapping(hello):
     x = hello["train_input"][:200]
     model(x)
     assert torch.equal(model.cache_data, x)
-    fig = model.plot(beta=10, in_vars=["x", "y"], title="t")
+    assert model.plot(beta=10, in_vars=["x", "y"], title="t") is None  # pykan's: no double show
+    import matplotlib.pyplot as plt
+    fig = plt.gcf()
     assert len(fig.axes) == 1 and fig.axes[0].get_title() == "t"
+    assert [t.get_text() for t in fig.axes[0].texts] == ["x", "y"]
+    plt.close(fig)
     model.get_act(hello)
     assert torch.equal(model.cache_data, hello["train_input"])
     assert model.fix_symbolic(0, 0, 0, "sin") > 0.0  # fitted on the kept inputs
