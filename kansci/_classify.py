@@ -56,10 +56,7 @@ class ClassDiscovery:
     def predict(self, X) -> np.ndarray:
         """The class the formulas give at X (n, d): (n,) labels."""
         X = np.asarray(X, dtype=float)
-        fns = [sympy.lambdify(self.variables, f, "numpy") for f in self.formulas]
-        logits = np.stack([np.broadcast_to(np.asarray(fn(*X.T), dtype=float), X.shape[:1])
-                           for fn in fns], 1)
-        return self.classes[np.argmax(logits, 1)]
+        return self.classes[np.argmax(logits(self.formulas, self.variables, X), 1)]
 
     def __repr__(self) -> str:
         return (f"ClassDiscovery({len(self.classes)} classes, accuracy={self.accuracy:.4g}, "
@@ -108,33 +105,34 @@ def _rounded(expr: sympy.Expr, digits: int = _DIGITS) -> sympy.Expr:
                           for f in expr.atoms(sympy.Float)})
 
 
+def logits(formulas, variables, X: np.ndarray) -> np.ndarray:
+    """The formulas at the rows of X (n, d), original variables: (n, n_classes); a logit that
+    is not finite there counts as -inf (that class is never picked for the row)."""
+    fns = [sympy.lambdify(variables, f, "numpy") for f in formulas]
+    with np.errstate(all="ignore"):
+        values = np.stack([np.broadcast_to(np.asarray(fn(*X.T), dtype=float), X.shape[:1])
+                           for fn in fns], 1)
+    return np.where(np.isfinite(values), values, -np.inf)
+
+
 def accuracy(formulas, variables, x: Tensor, labels: Tensor) -> float:
     """Fraction of rows of x (n, d), original variables, where the formulas' argmax is the
     label (n,)."""
-    fns = [sympy.lambdify(variables, f, "numpy") for f in formulas]
-    cols = x.detach().cpu().double().numpy().T
-    with np.errstate(all="ignore"):
-        logits = np.stack([np.broadcast_to(np.asarray(fn(*cols), dtype=float), cols.shape[1:])
-                           for fn in fns], 1)
-    logits = np.where(np.isfinite(logits), logits, -np.inf)
-    return float(np.mean(np.argmax(logits, 1) == labels.cpu().numpy()))
+    values = logits(formulas, variables, x.detach().cpu().double().numpy())
+    return float(np.mean(np.argmax(values, 1) == labels.cpu().numpy()))
 
 
-def discover_classes(x: Tensor, y: Tensor, symbols, seed: int = 0, budget_s=None,
-                     progress: bool = False, labels_of=None) -> ClassDiscovery:
+def discover_classes(x: Tensor, labels: Tensor, classes: np.ndarray, symbols, seed: int = 0,
+                     budget_s=None, progress: bool = False) -> ClassDiscovery:
     """Logit formulas for class labels y (n,) from x (n, d): a network without hidden layer
     first (pykan's recipe), then one with a hidden layer of 2d + 1 nodes where the held-out
     accuracy of the first formulas trails the network's by more than 0.02 and its time,
     estimated per edge from the first, fits in ``budget_s``.
     The pick is the best held-out accuracy of the formulas (ties: the smaller network).
-    ``labels_of``: the labels that y's values 0..k-1 stand for (default: y's values)."""
+    ``labels`` (n,) are class indices into ``classes`` (the labels, sorted)."""
     start = time.monotonic()
-    classes, inverse = np.unique(y.cpu().numpy(), return_inverse=True)
-    if labels_of is not None:
-        classes = np.asarray(labels_of)[classes.astype(int)]
     if len(classes) < 2:
         raise ValueError(f"classification needs at least 2 classes in y; got 1 ({classes[0]!r}).")
-    labels = torch.as_tensor(inverse, dtype=torch.long, device=x.device)
     gen = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(x.shape[0], generator=gen).to(x.device)
     n_test = max(1, int(round(_TEST_SHARE * x.shape[0])))

@@ -64,11 +64,13 @@ def as_input(x, n_in: int, dtype, device) -> Tensor:
 
 def _class_labels(data, what: str, device) -> Tensor | None:
     """Integer labels of shape (N,) or (N, 1) as a long tensor (N,) of class indices, else None."""
-    if hasattr(data, "to_numpy"):
-        data = data.to_numpy()
-    t = data.detach() if isinstance(data, Tensor) else torch.as_tensor(np.asarray(data)) \
-        if np.asarray(data).dtype.kind in "iub" else None
-    if t is None or t.is_floating_point() or t.is_complex() or t.ndim not in (1, 2) or \
+    if not isinstance(data, Tensor):
+        arr = np.asarray(data.to_numpy() if hasattr(data, "to_numpy") else data)
+        if arr.dtype.kind not in "iub":
+            return None
+        data = torch.as_tensor(arr)
+    t = data.detach()
+    if t.is_floating_point() or t.is_complex() or t.ndim not in (1, 2) or \
             (t.ndim == 2 and t.shape[1] != 1):
         return None
     if t.shape[0] == 0:

@@ -532,9 +532,7 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
         raise ValueError(f"task must be 'regression' or 'classification'; got {task!r}.")
     classes = None
     if task == "classification":  # any labels (strings too): their codes 0..k-1 go on
-        values = y.to_numpy() if hasattr(y, "to_numpy") else y.detach().cpu().numpy() \
-            if isinstance(y, torch.Tensor) else y
-        values = np.asarray(values)
+        values = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
         if values.ndim == 2 and values.shape[1] == 1:
             values = values[:, 0]
         if values.ndim != 1:
@@ -551,7 +549,7 @@ def discover(X, y, names=None, seed: int = 0, budget_s: float | None = None,
         if units is not None or y_units is not None:
             raise ValueError("units apply to regression: class labels have no unit.")
         from ._classify import discover_classes
-        return discover_classes(x, y, symbols, seed, budget_s, progress, classes)
+        return discover_classes(x, y.long(), classes, symbols, seed, budget_s, progress)
     if task is None:
         _warn_if_classes(y)
     dims = None

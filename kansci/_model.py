@@ -15,7 +15,6 @@ from ._config import normalize_arity, normalize_width, per_layer
 from ._data import as_input
 from ._layer import KANLayer
 from ._spline import BASE_FUNCTIONS, interpolate_grid
-from ._symbolic_fit import fit_affine
 from ._symbolic_lib import get_function
 
 
@@ -356,9 +355,11 @@ class MultKAN(nn.Module):
         layer = self._check_edge(l, i, j)
         fn = get_function(fun_name)
         r2 = None
-        if fit_params:  # the same fit suggest_symbolic ranks by
-            from ._symbolic import edge_data
-            affine, r2 = fit_affine(*edge_data(self, l, i, j, x), fn.torch_fn, a_range, b_range)
+        if fit_params:  # the very fit suggest_symbolic ranks by (a line written c x + d)
+            from ._symbolic import edge_data, rank_functions
+            best = rank_functions(*edge_data(self, l, i, j, x), [fn.name], a_range=a_range,
+                                  b_range=b_range)[0]
+            affine, r2 = best.params, best.r2
         layer.set_symbolic(i, j, fun_name, affine)
         return r2
 

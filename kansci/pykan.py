@@ -54,8 +54,9 @@ from ._symbolic_lib import add_symbolic as _add_symbolic
 _UNSET = object()  # a keyword the caller did not give
 
 # pykan constructor keywords with no meaning here: what kansci does instead
+_INIT_DEFAULTS = {"symbolic_enabled": True, "sparse_init": False, "first_init": True,
+                  "ckpt_path": "./model", "state_id": 0, "round": 0}
 _INIT_NOTES = {
-    "auto_save": "the history is kept in memory (rewind, history); save with model.saveckpt",
     "ckpt_path": "the history is kept in memory (rewind, history); save with model.saveckpt",
     "first_init": "the model is initialised from seed",
     "state_id": "history ids start at '0.0'",
@@ -82,11 +83,9 @@ class MultKAN(_model.MultKAN):
         if width is None:
             raise TypeError("KAN needs width, e.g. KAN(width=[2, 5, 1]).")
         given = dict(symbolic_enabled=symbolic_enabled, sparse_init=sparse_init,
-                     auto_save=auto_save, first_init=first_init, ckpt_path=ckpt_path,
-                     state_id=state_id, round=round)
-        for name, value in given.items():
-            if value is not _UNSET and value not in (True, 0, "./model") or \
-                    name == "sparse_init" and value is True:
+                     first_init=first_init, ckpt_path=ckpt_path, state_id=state_id, round=round)
+        for name, value in given.items():  # auto_save has a meaning here (see _log)
+            if value is not _UNSET and value != _INIT_DEFAULTS[name]:
                 _warn(f"KAN({name}=...) is pykan's and changes nothing here: "
                       f"{_INIT_NOTES[name]}.")
         super().__init__(width, grid, k, mult_arity, noise_scale=noise_scale,
@@ -121,6 +120,14 @@ class MultKAN(_model.MultKAN):
     def like(self, **changes):
         return self._adopt(super().like(**changes))
 
+    def _derived(self, new, method: str, log: bool = True):
+        """A new model made from this one by ``method`` (pykan returns a new model there): this
+        class, sharing the history, the step logged."""
+        new = self._adopt(new, history=self._history)
+        if log:
+            new._log(method)
+        return new
+
     # ---- history (pykan's checkpoints, in memory) -------------------------------------------
     def _start_history(self) -> None:
         self._history = {"round": 0, "state": 0, "log": ["0.0 init"], "states": {}}
@@ -154,11 +161,8 @@ class MultKAN(_model.MultKAN):
     def rewind(self, model_id: str):
         """The model as it was at history id ``model_id`` (e.g. ``'0.1'``); a new round of ids
         starts from it."""
+        old = self.checkout(model_id)
         h = self._history
-        if str(model_id) not in h["states"]:
-            raise ValueError(f"no model with id {model_id!r} in this session's history (kept "
-                             f"in memory while auto_save=True); known: {sorted(h['states'])}.")
-        old = self._adopt(copy.deepcopy(h["states"][str(model_id)]), history=h)
         h["round"] += 1
         h["state"] = 0
         key = f"{h['round']}.0"
@@ -168,8 +172,10 @@ class MultKAN(_model.MultKAN):
 
     def checkout(self, model_id: str):
         """The model at history id ``model_id`` (no new round starts)."""
-        if str(model_id) not in self._history["states"]:
-            raise ValueError(f"no model with id {model_id!r} in this session's history.")
+        states = self._history["states"]
+        if str(model_id) not in states:
+            raise ValueError(f"no model with id {model_id!r} in this session's history (kept "
+                             f"in memory while auto_save=True); known: {sorted(states)}.")
         return self._adopt(copy.deepcopy(self._history["states"][str(model_id)]),
                            history=self._history)
 
@@ -195,10 +201,7 @@ class MultKAN(_model.MultKAN):
             x = x["train_input"]
         if x is None:
             x = self._prepare(None)
-        x = _as_input(x, self.n_in, self.dtype, self.device)
-        self.cache_data = x
-        with torch.no_grad():
-            self._run(x)
+        self.cache_data = _as_input(x, self.n_in, self.dtype, self.device)
 
     @property
     def act_fun(self):
@@ -239,10 +242,7 @@ class MultKAN(_model.MultKAN):
         """A copy on a finer grid (``grid=`` is accepted for ``new_grid``)."""
         if (new_grid is None) == (grid is None):
             raise TypeError("refine() takes the new grid size once: refine(10).")
-        new = self._adopt(super().refine(new_grid if grid is None else grid, x),
-                          history=self._history)
-        new._log("refine")
-        return new
+        return self._derived(super().refine(new_grid if grid is None else grid, x), "refine")
 
     # ---- pruning and growth: pykan's in-place ones ------------------------------------------
     def prune_edge(self, threshold=3e-2, log_history=True):
@@ -255,22 +255,15 @@ class MultKAN(_model.MultKAN):
         """A copy without the hidden nodes scoring below ``threshold`` (``mode="manual"`` or
         ``active_neurons_id``: keep those, per hidden layer)."""
         active = active_neurons_id if mode == "manual" or active_neurons_id is not None else None
-        new = self._adopt(super().prune_node(threshold, active=active), history=self._history)
-        if log_history:
-            new._log("prune_node")
-        return new
+        return self._derived(super().prune_node(threshold, active=active), "prune_node",
+                             log_history)
 
     def prune_input(self, threshold=1e-2, active_inputs=None, log_history=True):
-        new = self._adopt(super().prune_input(threshold, active_inputs=active_inputs),
-                          history=self._history)
-        if log_history:
-            new._log("prune_input")
-        return new
+        return self._derived(super().prune_input(threshold, active_inputs=active_inputs),
+                             "prune_input", log_history)
 
     def prune(self, node_th=1e-2, edge_th=3e-2):
-        new = self._adopt(super().prune(node_th, edge_th), history=self._history)
-        new._log("prune")
-        return new
+        return self._derived(super().prune(node_th, edge_th), "prune")
 
     def expand_depth(self):
         """One more layer of identity edges at the output, in place."""
@@ -415,7 +408,7 @@ class MultKAN(_model.MultKAN):
             _warn(f"{len(spline)} edge(s) are still splines, e.g. {spline[:3]}; the formula "
                   "leaves them out (as pykan does). Snap them with fix_symbolic or "
                   "auto_symbolic first.")
-            model = _model.MultKAN.copy(self)
+            model = self._snapshot()  # a copy, without the history's states
             with torch.no_grad():
                 for l, i, j in spline:
                     model.layers[l].mask[i, j] = 0.0

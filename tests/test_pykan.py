@@ -108,6 +108,8 @@ def test_symbolic_formula_leaves_splines_out_with_a_warning(hello):
 def test_pykan_only_keywords_warn_or_fail(hello):
     with pytest.warns(UserWarning, match="sparse_init"):
         pk.KAN(width=[2, 1], sparse_init=True)
+    with pytest.warns(UserWarning, match="symbolic_enabled"):  # False is not pykan's default
+        pk.KAN(width=[2, 1], symbolic_enabled=False)
     model = pk.KAN(width=[2, 1], auto_save=False)
     with pytest.warns(UserWarning, match="singularity_avoiding"):
         model.fit(hello, steps=1, singularity_avoiding=True, progress=False)
@@ -283,6 +285,9 @@ def test_snapped_edges_agree_with_their_formula():
             assert float((a * x + b).max()) <= 13.8
         if s.name == "x":
             assert (a, b) == (1.0, 0.0)
+    model = ks.MultKAN([1, 1], seed=0, dtype=torch.float64)  # fix_symbolic: the same fit
+    model.fix_symbolic(0, 0, 0, "x", x=x[:, None])
+    assert model.layers[0].sym_affine[0, 0, :2].tolist() == [1.0, 0.0]
 
 
 def test_parameter_derivatives_and_regulariser(hello):
