@@ -1,13 +1,16 @@
 """Simplifying formulas within a time limit, and their complexity.
 
 sympy's ``simplify`` can take minutes on a 30-node expression with nested exp and cos, so
-``tidy`` stops it after a few seconds (a real-time timer signal, where there is one).
+``tidy`` stops it after a few seconds (``within``: the work runs in a thread of its own,
+stopped by an exception raised in that thread, so it works from any thread and sets no
+signal handler or timer).
 """
 from __future__ import annotations
 
-import contextlib
-import signal
+import ctypes
+import sys
 import threading
+import time
 
 import sympy
 
@@ -28,13 +31,9 @@ def tidy(expr: sympy.Expr, seconds: float = SIMPLIFY_S) -> sympy.Expr:
     """sympy's simplify, for expressions small enough, given at most ``seconds`` (simplify
     can take minutes on a 30-node expression with nested exp and cos); the expression as it
     is when that is not possible."""
-    size = complexity(expr)
-    if size > SIMPLIFY_MAX:
+    if complexity(expr) > SIMPLIFY_MAX:
         return expr
-    # where simplify cannot be stopped, only expressions that simplify quickly
-    out = within(seconds, lambda: sympy.simplify(expr), expr,
-                 unbounded=lambda: sympy.simplify(expr) if size <= 15 else expr)
-    return even_of_abs(out)
+    return even_of_abs(within(seconds, lambda: sympy.simplify(expr), expr))
 
 
 _EVEN = (sympy.cos, sympy.cosh, sympy.sec, sympy.sech)
@@ -64,42 +63,99 @@ def tidy_exact(expr: sympy.Expr, seconds: float = SIMPLIFY_S) -> sympy.Expr:
 
 class _OutOfTime(BaseException):
     """Not an Exception: sympy catches those in places (inside factor and trigsimp), which
-    swallowed the timer's signal and let one simplification run for 15 s past its time."""
+    swallowed the stop and let one simplification run for 15 s past its time."""
 
 
-class _NoTimer(Exception):
-    pass
+_RUNNING, _DONE, _STOPPING = 0, 1, 2
+_GRACE_S = 1.0  # how long a stopped computation may take to unwind before it is left behind
 
 
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Raise _OutOfTime in the block after ``seconds`` (a real-time timer signal; only in the
-    main thread of a platform that has one, and only if no other timer is running; otherwise
-    _NoTimer is raised before the block runs)."""
-    usable = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-              and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
-    if not usable:
-        raise _NoTimer
-
-    def expire(signum, frame):
-        raise _OutOfTime
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def _raise_in(thread: threading.Thread, exc) -> None:
+    """Raise ``exc`` in ``thread`` at its next bytecode boundary (CPython's asynchronous
+    exception; nothing process-wide is touched: no signal, no argtypes set on pythonapi)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc))
 
 
-def within(seconds: float, fn, default, unbounded=None):
-    """fn() if it finishes within ``seconds``, else ``default``. Where no timer can be set
-    (e.g. outside the main thread) ``unbounded()`` is returned instead (default: fn())."""
-    try:
-        with _time_limit(seconds):
-            return fn()
-    except _OutOfTime:
+def _interruptible(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is running code an exception can be raised in: not a finaliser or a
+    weakref callback that the garbage collector runs in it (an exception there is reported
+    as unraisable and lost, and the computation would run on)."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or code.co_filename.endswith(_CALLBACK_FILES):
+            return False
+        frame = frame.f_back
+    return True
+
+
+_CALLBACK_FILES = ("weakref.py", "_weakrefset.py")
+
+
+class _Limited(threading.Thread):
+    """``fn()`` in a thread of its own, which ``stop`` ends with _OutOfTime. Whatever fn raises
+    or returns, and the stop wherever it lands (even after fn returned), stays in the thread."""
+
+    def __init__(self, fn):
+        super().__init__(name="kansci-time-limit", daemon=True)
+        self.fn, self.value, self.error = fn, None, None
+        self.state, self.lock = _RUNNING, threading.Lock()
+
+    def run(self) -> None:
+        try:
+            try:
+                self.value = self.fn()
+            except _OutOfTime:
+                raise
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                self.error = e
+            with self.lock:
+                if self.state == _RUNNING:
+                    self.state = _DONE
+                    return
+            for _ in range(1000):  # stopped as fn returned: the stop is on its way
+                time.sleep(0.001)
+        except _OutOfTime:
+            pass
+
+    def stop(self) -> bool:
+        """Send the stop if fn is still running (once, in interruptible code); whether sent."""
+        with self.lock:
+            if self.state != _RUNNING or not _interruptible(self):
+                return False
+            self.state = _STOPPING
+            _raise_in(self, _OutOfTime)
+            return True
+
+
+def within(seconds: float, fn, default):
+    """fn() if it finishes within ``seconds``, else ``default`` (then fn is stopped).
+
+    fn runs in a thread of its own, from any calling thread, and what it raises is raised
+    here; an interrupt (Ctrl-C) while waiting stops it too."""
+    if seconds <= 0:
         return default
-    except _NoTimer:
-        return (unbounded or fn)()
+    worker = _Limited(fn)
+    worker.start()
+    try:
+        worker.join(seconds)
+    except BaseException:
+        _end(worker)
+        raise
+    if worker.is_alive():
+        _end(worker)
+        return default
+    if worker.state != _DONE:  # stopped as it ended: its result is not trusted
+        return default
+    if worker.error is not None:
+        raise worker.error
+    return worker.value
+
+
+def _end(worker: _Limited) -> None:
+    """Stop ``worker`` and wait (at most ``_GRACE_S``) for it to unwind; one that does not is
+    left to finish on its own."""
+    until = time.monotonic() + _GRACE_S
+    while worker.is_alive() and not worker.stop() and time.monotonic() < until:
+        worker.join(0.001)
+    worker.join(max(0.0, until - time.monotonic()))

@@ -171,3 +171,28 @@ def test_a_time_limit_is_not_swallowed_by_code_that_catches_exceptions():
         return "ran to the end"
 
     assert within(0.1, stubborn, "stopped") == "stopped"
+
+
+def test_a_time_limit_holds_off_the_main_thread_and_sets_no_signal_handler():
+    # the explorer simplifies in its training thread; a SIGALRM timer works only in the main one
+    import signal
+    import threading
+    import time
+
+    from kansci._simplify import within
+
+    def forever():
+        while True:
+            sum(range(1000))
+
+    handler = signal.getsignal(signal.SIGALRM)
+    got = []
+    thread = threading.Thread(target=lambda: got.append(
+        (within(0.05, forever, "stopped"), within(5, lambda: 7, None))))
+    start = time.monotonic()
+    thread.start()
+    thread.join(10)
+    assert got == [("stopped", 7)] and time.monotonic() - start < 2
+    assert signal.getsignal(signal.SIGALRM) is handler
+    with pytest.raises(ZeroDivisionError):  # what the work raises reaches the caller
+        within(5, lambda: 1 / 0, None)
