@@ -19,7 +19,7 @@ from ._closure import forward, loss_and_grad, plan, step_data, supports
 from ._data import as_dataset
 from ._layer import feature_cov
 from ._lbfgs import LBFGS, flat_parameters
-from ._threads import for_size
+from ._threads import fit_work, for_size
 from ._threads import threads as cpu_threads
 
 OPTIMIZERS = ("LBFGS", "Adam")
@@ -91,8 +91,10 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
     display_metrics : history keys shown in the progress bar (default: train, test, reg).
     progress : show a tqdm progress bar.
     seed : seeds minibatch sampling (a private generator).
-    threads : CPU threads for the duration of fit; None picks 1 for small problems (whose
-        operations are too small to gain from threads) and leaves the setting alone otherwise.
+    threads : CPU threads for the duration of fit (PyTorch's setting is process-wide: it is
+        restored afterwards). None: 1 for problems of up to 2**24 multiply-adds per evaluation
+        (e.g. [100, 10, 10, 1] on 1,000 samples; their operations are too small to gain from
+        threads, and on a busy machine lose several-fold), the setting left alone above.
     **pykan_options : pykan's ``save_fig``, ``img_folder``, ``save_fig_freq``, ``beta``,
         ``in_vars``, ``out_vars``, ``singularity_avoiding``, ``y_th`` and ``reg_metric`` are
         accepted with a warning that says what kansci does instead; anything else is an error.
@@ -137,9 +139,8 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
             "loss": _loss_name(loss_fn), "stop_reason": None, "evaluations": 0}
     params = [p for p in model.parameters() if p.requires_grad]
     bar = tqdm(range(steps), disable=not progress, desc="fit", leave=progress)
-    if threads is None:  # one thread for small problems (measured ~1.6x faster for hellokan)
-        widest = max(layer.in_dim * (layer.n_basis + 1) for layer in model.layers)
-        threads = for_size((run.batch or run.x_train.shape[0]) * widest, run.x_train.device)
+    if threads is None:  # one thread for small problems (see _threads: a busy machine)
+        threads = for_size(fit_work(model, run.batch or run.x_train.shape[0]), run.x_train.device)
     try:
         with cpu_threads(threads), flat_parameters(params) as (flat, flat_grad):
             run.flat = flat

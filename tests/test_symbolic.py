@@ -196,3 +196,22 @@ def test_a_time_limit_holds_off_the_main_thread_and_sets_no_signal_handler():
     assert signal.getsignal(signal.SIGALRM) is handler
     with pytest.raises(ZeroDivisionError):  # what the work raises reaches the caller
         within(5, lambda: 1 / 0, None)
+
+
+def test_tidy_simplifies_as_much_in_a_worker_thread_as_in_the_main_thread():
+    # the explorer builds formulas in its training thread (a signal timer worked only in the
+    # main one, where expressions over 15 nodes were then left as they were)
+    import threading
+
+    from kansci._simplify import complexity, tidy
+
+    x, y = sympy.symbols("x y")
+    big = (sympy.sin(x) ** 2 + sympy.cos(x) ** 2) * (x ** 2 - y ** 2) / (x - y) \
+        + sympy.exp(sympy.log(x + 1)) - 1 + sympy.tan(y) * sympy.cos(y)
+    assert complexity(big) > 15
+    here = tidy(big, seconds=30)
+    there = []
+    worker = threading.Thread(target=lambda: there.append(tidy(big, seconds=30)))
+    worker.start()
+    worker.join(60)
+    assert there == [here] and complexity(here) < complexity(big) / 2

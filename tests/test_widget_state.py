@@ -201,3 +201,39 @@ def test_explorer_arrange_button_edits_the_model_and_says_so(trained):
     ex.arrange_button.click()
     assert "nodes arranged" in ex.message.value and ex.state.can_undo
     assert not ex.undo_button.disabled
+
+
+def test_training_and_edge_selection_at_once_leave_the_thread_setting_as_it_was(state):
+    # fit (training thread) and snapping candidates (here and in a third thread) each run
+    # on one thread for small work; the process setting must come back whatever the order
+    import threading
+
+    setting = torch.get_num_threads()
+    running, trained, late = threading.Event(), threading.Event(), []
+
+    def third():  # meets torch while training runs, ranks candidates after it ended
+        running.wait(30)
+        torch.get_num_threads()
+        trained.wait(30)
+        state.select((0, 1, 0))
+        late.append(len(state.suggestions()))
+
+    state.train(steps=100000, opt="Adam")
+    helper = threading.Thread(target=third)
+    helper.start()
+    deadline = time.time() + 30
+    while len(state.history) < 3 and time.time() < deadline:
+        time.sleep(0.01)
+    running.set()
+    for edge in [(0, 0, 0), (0, 1, 1), (1, 0, 0)]:
+        state.select(edge)
+        assert state.suggestions()
+    assert state.stop(timeout=5.0)
+    trained.set()
+    helper.join(60)
+    assert late and late[0] > 0
+    seen = []
+    fresh = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    fresh.start()
+    fresh.join()
+    assert torch.get_num_threads() == setting and seen == [setting]
