@@ -113,6 +113,7 @@ class MultKAN(nn.Module):
         self.out_vars = list(out_vars) if out_vars is not None else None
         self.cache_data: Tensor | None = None  # training inputs of the last fit()
         self.node_scores = self.edge_scores = self.subnode_scores = None
+        self._fits = 0  # fits run (see revision)
 
     def __getattr__(self, name: str):
         try:
@@ -405,10 +406,25 @@ class MultKAN(nn.Module):
             raise ValueError(f"output must be in [0, {len(formulas) - 1}]; got {output}.")
         return Formula(formulas[output], variables)
 
+    @property
+    def revision(self) -> tuple:
+        """A token that changes whenever the model does: compare two readings to learn whether
+        anything changed in between (the explorer follows changes made from code this way).
+        It holds the widths (first), every parameter's and buffer's identity and in-place
+        version, the snapped functions' names, the number of fits run and the variable names (a fit updates its
+        parameters through a flat buffer, which their versions do not see)."""
+        tensors = tuple((id(t), t._version) for t in (*self.parameters(), *self.buffers()))
+        names = tuple(tuple(map(tuple, layer.sym_names)) for layer in self.layers)
+        return (repr(self.width), tensors, names, getattr(self, "_fits", 0),
+                repr(self.in_vars), repr(self.out_vars))
+
     # ---- delegated science tools ---------------------------------------------------------
     def fit(self, dataset, y=None, **kwargs) -> dict:
         from ._train import fit
-        return fit(self, dataset, y, **kwargs)
+        try:
+            return fit(self, dataset, y, **kwargs)
+        finally:
+            self._fits = getattr(self, "_fits", 0) + 1
 
     def copy(self) -> "MultKAN":
         """An independent deep copy (parameters, grids, symbolic edges, scores, cached data)."""

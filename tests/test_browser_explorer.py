@@ -4,7 +4,7 @@ A notebook trains pykan's hellokan model (exp(sin(pi x) + y^2)), prunes it and s
 Explorer. Through the UI the test clicks an edge, snaps it to sin (the page draws it as
 symbolic and the Python model's edge is fixed), snaps the rest (the formula pane shows
 exp(sin(...) + ...)), starts training and stops it (the loss curve grew; training stopped
-within 2 s), then opens an Explorer of a [4, 10, 10, 1] model and clicks one of its edges.
+within 2 s), changes the model from a cell (the explorer follows), then opens an Explorer of a [4, 10, 10, 1] model and clicks one of its edges.
 Timings are printed (the acceptance figures: a snap redraw <= 0.5 s, the big explorer
 interactive <= 3 s); screenshots go to tests/artifacts/.
 """
@@ -123,6 +123,26 @@ def test_explorer_snap_formula_train_stop(tmp_path):
                                  "print('sin' in ex.formula.value)")
         assert out.split() == ["False", "True", "True"], out  # the formula is still there
         screenshot(page, "explorer_training")
+
+        # the model changed from a cell: the explorer follows (edge drawn as a spline again,
+        # formula pane waiting for it; then snapped from code: the formula is back)
+        t0 = time.monotonic()
+        run_new_cell(page, "model = ex.model\nmodel.unfix_symbolic(0, 0, 0)")
+        ex.locator('g.kansci-edge[data-edge="0,0,0"]:not(.kansci-symbolic)').wait_for(
+            timeout=10_000)
+        ex.locator(".kansci-formula-pending").wait_for(timeout=10_000)
+        t["follow a cell"] = time.monotonic() - t0
+        assert "changed from code" in ex.locator(".kansci-message").inner_text()
+        run_new_cell(page, "model.fix_symbolic(0, 0, 0, 'sin')")
+        ex.locator('g.kansci-edge.kansci-symbolic[data-edge="0,0,0"]').wait_for(timeout=10_000)
+        assert re.search(r"sin\(", ex.locator(".kansci-formula").get_attribute("data-formula"))
+        # a change after the cell ended (here a timer; elsewhere another explorer): the page's
+        # idle-time poll finds it
+        run_new_cell(page, "import threading\n"
+                           "threading.Timer(0.5, model.unfix_symbolic, (0, 0, 0)).start()")
+        ex.locator('g.kansci-edge[data-edge="0,0,0"]:not(.kansci-symbolic)').wait_for(
+            timeout=10_000)
+        screenshot(page, "explorer_followed")
 
         # a [4, 10, 10, 1] explorer: time from running its cell until a click on an edge works
         t0 = time.monotonic()

@@ -237,3 +237,48 @@ def test_training_and_edge_selection_at_once_leave_the_thread_setting_as_it_was(
     fresh.start()
     fresh.join()
     assert torch.get_num_threads() == setting and seen == [setting]
+
+
+def test_explorer_follows_changes_made_from_code(trained):
+    # a cell edits the model the explorer shows: the page's idle-time poll redraws it
+    from kansci.widgets import Explorer
+
+    model, ds = trained
+    model = _clone(model)
+    ex = Explorer(model, ds)
+    poll = lambda: ex._on_network_message(ex.network, {"poll": 1}, [])  # noqa: E731
+    l, i, j = edge = next((l, i, j) for l, layer in enumerate(model.layers)
+                          for i, j in layer.mask.nonzero().tolist())
+    ex.network.selected = f"{l},{i},{j}"
+    assert ex.state.selected == edge and "spline" in ex.edge_title.value
+    poll()  # nothing changed: nothing said
+    assert "changed from code" not in ex.message.value
+
+    model.auto_symbolic(progress=False)  # "a cell"
+    assert all(e["symbolic"] is None for e in ex.network.view["edges"])  # not yet seen
+    poll()
+    assert "changed from code" in ex.message.value
+    drawn = {e["id"]: e["symbolic"] for e in ex.network.view["edges"]}
+    assert all(drawn.values()) and "left to snap" not in ex.formula.value
+    assert "symbolic" in ex.edge_title.value  # the inspector shows the same edge, now snapped
+    assert ex.state.selected == edge
+
+    model.unfix_symbolic(*edge)  # the next click acts on the model as it is now
+    ex.snap_all_button.click()
+    assert "Nothing done" in ex.message.value and "left to snap" in ex.formula.value
+    assert model.layers[l].sym_mask[i, j] == 0
+
+    with torch.no_grad():  # a pruned edge cannot stay selected
+        model.layers[l].mask[i, j] = model.layers[l].sym_mask[i, j] = 0
+    poll()
+    assert ex.state.selected is None and "selection cleared" in ex.message.value
+    assert ex.network.selected == "" and "Click an edge" in ex.edge_title.value
+
+    smaller = model.prune()  # a new model: shown when assigned, and undoable
+    ex.model = smaller
+    assert ex.model is smaller and ex.state.can_undo
+    assert len(ex.network.view["edges"]) == sum(int(((layer.mask != 0) | (layer.sym_mask != 0))
+                                                    .sum()) for layer in smaller.layers)
+    assert len(ex.network.view["edges"]) < sum(layer.mask.numel() for layer in model.layers)
+    with pytest.raises(TypeError, match="MultKAN"):
+        ex.model = "not a model"

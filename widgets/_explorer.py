@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import threading
 import time
+import weakref
 
 import ipywidgets as w
 import sympy
@@ -71,11 +72,40 @@ class Explorer(w.VBox):
         self.undo_button.on_click(lambda _: self._act(self.state.undo, "undid"))
         self.redo_button.on_click(lambda _: self._act(self.state.redo, "redid"))
         self.state.on_change(self._on_state)
+        self.network.on_msg(self._on_network_message)
+        self._unwatch = _watch_cells(self)
         self._refresh()
 
     @property
     def model(self):
+        """The model shown. Edits made to it from code are followed (checked after every
+        notebook cell and every second while the kernel is idle); assign another model to show
+        it instead (undoable), e.g. ``explorer.model = explorer.model.prune()``."""
         return self.state.model
+
+    @model.setter
+    def model(self, model) -> None:
+        with self._lock:
+            self.state.replace(model)
+        self._say("model replaced")
+
+    def close(self) -> None:
+        self._unwatch()
+        super().close()
+
+    # ---- following changes made from code ----------------------------------------------------
+    def follow(self) -> bool:
+        """Redraw if the model was changed outside the explorer (see ``ExplorerState.follow``);
+        whether it was."""
+        with self._lock:
+            notice = self.state.follow()
+        if notice:
+            self._say(notice)
+        return notice is not None
+
+    def _on_network_message(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("poll"):  # the page's idle-time check
+            self.follow()
 
     # ---- building ------------------------------------------------------------------------
     def _build_inspector(self) -> w.VBox:
@@ -145,13 +175,22 @@ class Explorer(w.VBox):
                        self.tree_button, self.tree_view])
 
     # ---- reacting ------------------------------------------------------------------------
-    def _act(self, fn, done: str = "") -> None:
-        """Run an action; show its error as a message instead of raising."""
+    def _act(self, fn, done: str = "", guard: bool = True) -> None:
+        """Run an action; show its error as a message instead of raising. If the model was
+        changed from code since it was drawn, it is redrawn first and (``guard``) the action
+        is not run: the click was made on a drawing of another model."""
+        with self._lock:
+            notice = self.state.follow()
+        if notice and guard:
+            self._say(f"{notice} Nothing done: look, then click again.")
+            return
+        if notice:
+            self._say(notice)
         try:
             with self._lock:
                 result = fn()
             label = result if isinstance(result, str) else ""
-            self._say(f"{done} {label}".strip() if done else "")  # success clears old errors
+            self._say(f"{done} {label}".strip() if done else (notice or ""))  # clears errors
         except Exception as err:  # a readable message in the widget, never a dead widget
             self._say(f"{type(err).__name__}: {err}", error=True)
 
@@ -162,7 +201,7 @@ class Explorer(w.VBox):
 
     def _on_click(self, change) -> None:
         text = change["new"]
-        self._act(lambda: self.state.select(parse_edge_id(text) if text else None))
+        self._act(lambda: self.state.select(parse_edge_id(text) if text else None), guard=False)
         if text:
             self.tabs.selected_index = 0
 
@@ -336,3 +375,32 @@ class Explorer(w.VBox):
                               in_vars=self.state.model.in_vars)
             self.tree_view.value = tree_svg(graph)
         self._act(build)
+
+
+def _watch_cells(explorer: Explorer):
+    """Have IPython call ``explorer.follow()`` after every cell (the explorer is held weakly);
+    returns the function that stops it. Outside IPython nothing is registered."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return lambda: None
+    shell = get_ipython()
+    if shell is None:
+        return lambda: None
+    ref = weakref.ref(explorer)
+
+    def after_cell(*_):
+        shown = ref()
+        if shown is None:
+            stop()
+        else:
+            shown.follow()
+
+    def stop():
+        try:
+            shell.events.unregister("post_run_cell", after_cell)
+        except ValueError:  # already stopped
+            pass
+
+    shell.events.register("post_run_cell", after_cell)
+    return stop

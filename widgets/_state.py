@@ -59,6 +59,7 @@ class ExplorerState:
         self._stop = threading.Event()
         self._gen = torch.Generator().manual_seed(int(seed))
         self._fallback_x = None
+        self._seen = model.revision  # the model as the listeners last saw it (see follow)
 
     # ---- events --------------------------------------------------------------------------
     def on_change(self, fn: Callable[[str], None]) -> None:
@@ -66,6 +67,8 @@ class ExplorerState:
         self._listeners.append(fn)
 
     def _notify(self, event: str) -> None:
+        if event == "model":
+            self._seen = self.model.revision  # what the listeners are told about
         for fn in list(self._listeners):
             fn(event)
 
@@ -106,6 +109,7 @@ class ExplorerState:
         if self.training:
             raise RuntimeError("training is running: stop it before editing the model.")
         before = copy_model(self.model)
+        widths = repr(self.model.width)
         try:
             result = change(self.model)
         except Exception:
@@ -114,7 +118,7 @@ class ExplorerState:
         if isinstance(result, MultKAN):
             self.model = result
         self._remember(label, before)
-        self._drop_stale_selection()
+        self._drop_stale_selection(widths)
         self.message = ""
         self._notify("model")
         return result
@@ -125,14 +129,43 @@ class ExplorerState:
         del self._past[:-self._max_history]
         self._future.clear()
 
-    def _drop_stale_selection(self) -> None:
-        """Forget the selected edge if the current model has no such edge."""
+    def _drop_stale_selection(self, widths=None) -> bool:
+        """Forget the selected edge if the current model has no such edge, the edge is pruned,
+        or the network's widths differ from ``widths`` (the same id would name another edge);
+        whether it was forgotten."""
         if self.selected is None:
-            return
+            return False
         l, i, j = self.selected
         layers = self.model.layers
-        if not (l < len(layers) and i < layers[l].in_dim and j < layers[l].out_dim):
-            self.selected = None
+        if (l < len(layers) and i < layers[l].in_dim and j < layers[l].out_dim
+                and bool(layers[l].mask[i, j] != 0 or layers[l].sym_mask[i, j] != 0)
+                and (widths is None or widths == repr(self.model.width))):
+            return False
+        self.selected = None
+        return True
+
+    # ---- following changes made elsewhere --------------------------------------------------
+    def follow(self) -> str | None:
+        """Catch up with changes made to the model outside this state (a notebook cell,
+        another explorer): if its ``revision`` moved since the state last told its listeners,
+        a selection that no longer names the same edge is dropped and listeners get "model".
+        Returns a notice saying so, or None when nothing changed. Nothing happens while
+        training runs here (training reports its own steps)."""
+        if self.training:
+            return None
+        seen = self._seen
+        if self.model.revision == seen:
+            return None
+        dropped = self._drop_stale_selection(seen[0])
+        self._notify("model")
+        return ("the model was changed from code: redrawn"
+                + (", edge selection cleared." if dropped else "."))
+
+    def replace(self, model: MultKAN, label: str = "replace the model") -> None:
+        """Show another model (undoable): e.g. ``explorer.model = model.prune()``."""
+        if not isinstance(model, MultKAN):
+            raise TypeError(f"the explorer shows a kansci MultKAN; got {type(model).__name__}.")
+        self._edit(label, lambda m: model)
 
     def snap(self, name: str, edge: tuple[int, int, int] | None = None) -> float | None:
         """Snap an edge (default: the selected one) to function ``name``; returns the fit's r2."""
@@ -201,8 +234,9 @@ class ExplorerState:
             raise ValueError(f"nothing to {what}.")
         label, model = source.pop()
         target.append((label, self.model))
+        widths = repr(self.model.width)
         self.model = model
-        self._drop_stale_selection()
+        self._drop_stale_selection(widths)
         self._notify("model")
         return label
 

@@ -238,6 +238,8 @@ export function buildSVG(view, selected) {
   return out.join("");
 }
 
+const POLL_MS = 1000;
+
 function render({ model, el }) {
   const wrap = document.createElement("div");
   wrap.className = `${NS}-wrap`;
@@ -280,8 +282,14 @@ function render({ model, el }) {
   model.on("change:view", draw);
   model.on("change:selected", highlight);
   draw();
+  // Ask the kernel every second whether the model changed from code (answered when the
+  // kernel is idle: the explorer redraws itself if so).
+  const poll = setInterval(() => {
+    if (!document.hidden) model.send({ poll: 1 });
+  }, POLL_MS);
 
   return () => {
+    clearInterval(poll);
     wrap.removeEventListener("click", onClick);
     model.off("change:view", draw);
     model.off("change:selected", highlight);
