@@ -110,3 +110,37 @@ def draw(model, x, beta: float = 3.0, metric: str = "backward", scale: float = 0
     if title is not None:
         ax.set_title(str(title), fontsize=fontsize)
     return fig
+
+
+def in_jupyter() -> bool:
+    """Whether this runs in a Jupyter kernel (where widgets and figures are displayed)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
+
+
+def draw_figure(model, x, path=None, **style):
+    """``draw`` for ``MultKAN.plot``: saved to ``path`` when given (its suffix picks the
+    format); in Jupyter taken off pyplot's list, so that it is displayed once, as the value."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError("model.plot() outside Jupyter draws with matplotlib: pip install "
+                          "matplotlib.") from err
+    if path is not None:
+        suffix = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else ""
+        if suffix not in _FORMATS:
+            raise ValueError(f"path {str(path)!r}: the figure is saved as one of "
+                             f".{', .'.join(_FORMATS)} (matplotlib), chosen by the suffix.")
+    fig = draw(model, x, **style)
+    if path is not None:
+        fig.savefig(path, bbox_inches="tight")
+    if in_jupyter():
+        plt.close(fig)
+    return fig

@@ -458,18 +458,28 @@ class MultKAN(nn.Module):
         from ._prune import prune
         return prune(self, node_th, edge_th, x)
 
-    def plot(self, dataset=None, path=None, x=None):
-        """In Jupyter: the interactive explorer (``kansci.widgets.Explorer``) of this model and
-        ``dataset``. Elsewhere, or with ``path``: a static plotly figure of the network on x
-        (default: the dataset's or the last fit's training inputs), written to ``path`` when
-        given (.html; other suffixes need plotly's kaleido). Needs ``pip install
-        kansci[widgets]``."""
-        try:
-            from kansci.widgets import _show
-        except ImportError as err:
-            raise ImportError("model.plot() needs the explorer's packages: "
-                              "pip install 'kansci[widgets]'.") from err
-        return _show.plot(self, dataset, path, x)
+    def plot(self, dataset=None, path=None, x=None, **style):
+        """In Jupyter (no ``path``, no ``x``): the interactive explorer
+        (``kansci.widgets.Explorer``, ``pip install 'kansci[widgets]'``) of this model and
+        ``dataset``. Elsewhere, or given ``path`` or ``x``: a matplotlib Figure of the network
+        on x (batch, n_in) (default: the dataset's or the last fit's training inputs), saved
+        to ``path`` when given (any format matplotlib writes: .png, .svg, .pdf);
+        ``plt.show()`` shows it in a script. ``style``: beta, metric ("backward",
+        "forward_u", "forward_n"), scale, in_vars, out_vars, title, varscale (pykan's
+        meanings). Drawing does not change the model."""
+        from ._draw import draw_figure, in_jupyter
+        if path is None and x is None and not style and in_jupyter():
+            try:
+                from kansci.widgets import Explorer
+            except ImportError as err:
+                raise ImportError("the explorer needs its packages: pip install "
+                                  "'kansci[widgets]' (or pass path= or x= for a static "
+                                  "figure).") from err
+            return Explorer(self, dataset)
+        if x is None and dataset is not None:
+            from ._data import as_dataset
+            x = as_dataset(dataset, None, self.n_in, self.dtype, self.device)[0]["train_input"]
+        return draw_figure(self, self._prepare(x), path, **style)
 
     def prune_plan(self, node_th: float = 1e-2, edge_th: float = 3e-2, x=None):
         """What ``prune(node_th, edge_th, x)`` would remove: (nodes, edges), per layer bool

@@ -180,17 +180,25 @@ def test_dataframe_columns_name_the_network_nodes():
     assert labels["input"] == ["mass", "speed"] and labels["output"] == ["energy"]
 
 
-def test_plot_outside_jupyter_is_a_static_figure(trained, tmp_path):
-    model, ds = trained
-    fig = model.plot(ds, path=tmp_path / "net.html")
-    names = [t.name for t in fig.data if t.name]
-    assert sum(n.startswith("edge ") for n in names) == model.n_edge
-    assert (tmp_path / "net.html").stat().st_size > 1000
-    import importlib.util
+def test_plot_outside_jupyter_is_a_matplotlib_figure(trained, tmp_path):
+    import matplotlib.figure
+    from matplotlib.collections import LineCollection
 
-    if importlib.util.find_spec("kaleido") is None:  # images need plotly's kaleido
-        with pytest.raises(ImportError, match="kaleido"):
-            model.plot(ds, path=tmp_path / "net.png")
+    model, ds = trained
+    model = _clone(model)
+    model.attribute()
+    scores = [s.clone() for s in model.edge_scores]
+    fig = model.plot(ds, path=tmp_path / "net.png")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    curves = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)][-1]
+    n_active = sum(int(((layer.mask != 0) | (layer.sym_mask != 0)).sum()) for layer in model.layers)
+    assert len(curves.get_segments()) == n_active  # one curve per edge
+    assert (tmp_path / "net.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    model.plot(ds, path=tmp_path / "net.svg", title="hellokan", beta=10)
+    assert b"<svg" in (tmp_path / "net.svg").read_bytes()[:400]
+    assert all(torch.equal(a, b) for a, b in zip(scores, model.edge_scores))  # drawing changes
+    with pytest.raises(ValueError, match="suffix"):  # nothing in the model
+        model.plot(ds, path=tmp_path / "net.html")
 
 
 def test_explorer_arrange_button_edits_the_model_and_says_so(trained):
