@@ -139,6 +139,37 @@ class Discovery:
         return (f"Discovery({self.formula}, r2={self.r2:.6g}, {len(self.equations)} candidates,"
                 f" noise={self.noise:.2g})")
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the law in LaTeX, its held-out R^2 and the noise level, the fitted
+        constants with their standard errors, and the candidates folded away."""
+        import html
+
+        def table(frame, columns) -> str:
+            head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+            rows = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r[c]))}</td>"
+                                            for c in columns) + "</tr>"
+                           for _, r in frame.iterrows())
+            return f"<table><tr>{head}</tr>{rows}</table>"
+
+        noise = f" · noise ≈ {self.noise:.2g} of std(y)" if self.noise > 0 else ""
+        parts = [f'<div class="kansci-discovery"><p>$$y = {self.latex()}$$</p>',
+                 f"<p>held-out R² = {self.r2:.6g}{noise}</p>"]
+        if self.constants is not None and len(self.constants):
+            parts.append("<p>fitted constants (value ± standard error):</p>"
+                         + table(self.constants, list(self.constants.columns)))
+        shown = [c for c in ("complexity", "r2", "formula", "constants", "source", "picked")
+                 if c in self.equations.columns]
+        parts.append(f"<details><summary>{len(self.equations)} candidates</summary>"
+                     f"{table(self.equations, shown)}</details></div>")
+        return "".join(parts)
+
+
+def _cell(value) -> str:
+    """A table cell as text: floats to 6 significant digits."""
+    if isinstance(value, (float, sympy.Float)):
+        return "" if math.isnan(value) else f"{float(value):.6g}"
+    return str(value)
+
 
 def _fold_numbers(expr: sympy.Expr) -> sympy.Expr:
     """Every constant sub-expression other than a rational (log(11), 2 pi, ...) as one float,

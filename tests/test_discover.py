@@ -47,6 +47,10 @@ def test_discover_recovers_an_additive_law_exactly():
     assert table["picked"].sum() == 1
     assert table.loc[table["picked"], "formula"].iloc[0] == res.formula
     assert res.model is not None
+    view = res._repr_html_()  # Jupyter's view: the law in LaTeX, R^2, candidates folded
+    assert f"$$y = {res.latex()}$$" in view and "R² = 1" in view
+    assert view.count("<tr>") >= len(table) + 1 and "<details>" in view
+    assert len(repr(res)) < 200
 
 
 def test_discover_names_variables_by_dataframe_columns_and_finds_a_power_law():
