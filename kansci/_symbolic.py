@@ -160,15 +160,15 @@ def _form_bits(p: int, q: int, sym) -> float:
     return math.log2(abs(p) + 1) + math.log2(q) + (0.0 if sym == 1 else 2.0)
 
 
-def _density(value: float, bits: float, max_den: int) -> float:
-    """Forms p/q K (``_SNAP_TO``, q <= max_den) of at most ``bits`` bits per unit length
-    about ``value`` > 0: their count over [value / 2, 2 value] (forms equal in value, 2/2
-    and 1/1, counted apart), over its length."""
+def _density(value: float, bits: float, max_den: int, const_den: int | None = None) -> float:
+    """Forms p/q K (``_SNAP_TO``, q <= max_den; q <= const_den where K is not 1) of at most
+    ``bits`` bits per unit length about ``value`` > 0: their count over [value / 2, 2 value]
+    (forms equal in value, 2/2 and 1/1, counted apart), over its length."""
     lo, hi = value / 2, 2 * value
     total = 0
     for sym, max_num in _SNAP_TO:
         const = float(sym)
-        for q in range(1, max_den + 1):
+        for q in range(1, _den_limit(sym, max_den, const_den) + 1):
             room = bits - _form_bits(0, q, sym)  # log2(p + 1) <= room
             if room < 1 - 1e-9:
                 continue
@@ -180,7 +180,13 @@ def _density(value: float, bits: float, max_den: int) -> float:
     return total / (hi - lo)
 
 
-def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12, se: float | None = None):
+def _den_limit(sym, max_den: int, const_den: int | None) -> int:
+    """The largest q of the forms p/q K with constant K (``const_den`` where K is not 1)."""
+    return max_den if sym == 1 or const_den is None else min(max_den, const_den)
+
+
+def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12, se: float | None = None,
+                  const_den: int | None = None):
     """A sympy number for ``value``, or the Float itself.
 
     The window: ``tol`` relative to max(1, |value|), or, given a standard error ``se``,
@@ -193,7 +199,8 @@ def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12, se: float 
     the density counts, per unit length near |value|, the forms p/q K of at most as many
     bits. So 150.0034 at tol 1e-4 snaps to 150; 183.2957 stays a float, not 1283/7; a
     constant known to 3% keeps its decimals unless it is within 2 se of a very simple
-    number (1, 2, 1/2)."""
+    number (1, 2, 1/2). ``const_den`` bounds q for the forms with a constant K other than 1
+    (4: pi/4 and 3e/2 are forms, 4e/11 is not)."""
     if not math.isfinite(value):
         return sympy.Float(value)
     if se is None:
@@ -205,7 +212,7 @@ def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12, se: float 
     best, best_key = None, None
     for sym, max_num in _SNAP_TO:  # every form p/q K in the window (not only the nearest:
         const = float(sym)  # 2.049 +- 0.037 is nearer 25/12 than 2)
-        for q in range(1, max_den + 1):
+        for q in range(1, _den_limit(sym, max_den, const_den) + 1):
             for p in {math.floor(value * q / const), math.ceil(value * q / const)}:
                 if p == 0 or (max_num is not None and abs(p) > max_num) or math.gcd(p, q) != 1:
                     continue
@@ -214,7 +221,7 @@ def snap_constant(value: float, tol: float = 1e-4, max_den: int = 12, se: float 
                 if err <= window and (best_key is None or key < best_key):
                     best, best_key = (p, q, sym), key
     # the simplest form in the window; if it is met by chance, so are all the others
-    chance = 2.0 * window * _density(abs(value), best_key[0], max_den) if best else 1.0
+    chance = 2.0 * window * _density(abs(value), best_key[0], max_den, const_den) if best else 1.0
     if chance > (_CHANCE if se is None else _CHANCE_SE):
         return sympy.Float(value)
     p, q, sym = best
@@ -227,10 +234,15 @@ def expand_numbers(expr):
     return sympy.expand(expr, power_exp=False, log=False)
 
 
+FORMULA_CONST_DEN = 4  # a trained network's constant reads p/q pi (or e, ...) only with q <= 4
+
+
 def _snap(expr, tol: float):
-    """Expand (``expand_numbers``), then snap every float."""
+    """Expand (``expand_numbers``), then snap every float (a fixed tolerance, no standard
+    error: multiples of pi, e, ... only with small denominators, so 0.98847 is not 4 e/11)."""
     expr = expand_numbers(expr)
-    return expr.xreplace({f: snap_constant(float(f), tol) for f in expr.atoms(sympy.Float)})
+    return expr.xreplace({f: snap_constant(float(f), tol, const_den=FORMULA_CONST_DEN)
+                          for f in expr.atoms(sympy.Float)})
 
 
 FORMULA_SIMPLIFY_S = 5.0  # seconds sympy's simplify may take per output formula

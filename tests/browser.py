@@ -92,8 +92,9 @@ class LabServer:
 
 
 @contextmanager
-def lab_server(notebook_paths, timeout: float = 60.0):
+def lab_server(notebook_paths, timeout: float = 60.0, settings=None):
     """Start JupyterLab on a temporary copy of `notebook_paths`; yield a LabServer.
+    `settings`: more user settings, {"@jupyterlab/<plugin>/<name>": {...}} (e.g. the theme).
 
     Settings, workspaces, config and runtime dirs are private to the temporary dir. On exit
     the server is shut down through its API (which stops its kernels), then terminated or
@@ -107,7 +108,8 @@ def lab_server(notebook_paths, timeout: float = 60.0):
         root.mkdir()
         for p in notebook_paths:
             shutil.copy(p, root / Path(p).name)
-        for name, value in _FILES.items():
+        extra = {f"settings/{k}.jupyterlab-settings": v for k, v in (settings or {}).items()}
+        for name, value in {**_FILES, **extra}.items():
             f = tmp / name
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_text(json.dumps(value))

@@ -172,3 +172,59 @@ def test_explorer_snap_formula_train_stop(tmp_path):
         assert big.locator("g.kansci-edge").count() < n_edges
         assert not page.page_errors, page.page_errors
     print("\nexplorer timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))
+
+
+DARK = """\
+import torch, kansci as ks
+from kansci.widgets import Explorer
+f = lambda x: torch.exp(torch.sin(torch.pi * x[:, [0]]) + x[:, [1]] ** 2)
+ds = ks.create_dataset(f, n_var=2, train_num=300, seed=0, dtype=torch.float64)
+model = ks.MultKAN(width=[2, 1, 1], grid=5, k=3, seed=1, dtype=torch.float64)
+model.fit(ds, steps=30, progress=False)
+model.auto_symbolic(progress=False)
+ex = Explorer(model, ds)
+ex"""
+
+
+def _luminance(css_colour: str) -> float:
+    """Relative luminance (0 black .. 1 white) of a computed "rgb(r, g, b)" colour."""
+    r, g, b = (int(v) / 255 for v in re.findall(r"\d+", css_colour)[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_explorer_in_the_dark_theme_and_copy_latex(tmp_path):
+    require_browser()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(DARK)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nbformat.write(nb, tmp_path / "dark.ipynb")
+    theme = {"@jupyterlab/apputils-extension/themes": {"theme": "JupyterLab Dark"}}
+    with lab_server([tmp_path / "dark.ipynb"], settings=theme) as lab, browser_page() as page:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.base)
+        open_notebook(page, lab.url("dark.ipynb"))
+        run_all(page, timeout=120_000)
+        ex = page.locator(".kansci-explorer").first
+        ex.locator("svg.kansci-network").wait_for(timeout=30_000)
+        ex.locator(".kansci-formula").wait_for(timeout=30_000)
+        ex.locator('rect.kansci-box[data-edge="0,0,0"]').click()
+        ex.locator(".kansci-edge-title").wait_for(timeout=10_000)
+        ex.locator("svg.kansci-plot path.kansci-line").first.wait_for(timeout=30_000)
+        style = "(e, p) => getComputedStyle(e)[p]"
+        paper = ex.locator("svg.kansci-network").evaluate(style, "backgroundColor")
+        node_text = ex.locator("svg.kansci-network .kansci-edge path.kansci-curve").first.evaluate(
+            style, "stroke")
+        title = ex.locator(".kansci-edge-title").evaluate(style, "color")
+        plot = ex.locator("svg.kansci-plot").first.evaluate(style, "backgroundColor")
+        axis = ex.locator("svg.kansci-plot text").first.evaluate(style, "fill")
+        assert _luminance(paper) < 0.25 and _luminance(plot) < 0.25, (paper, plot)
+        for colour in (title, axis):  # text reads light on the dark paper
+            assert _luminance(colour) - _luminance(paper) > 0.4, (colour, paper)
+        assert _luminance(node_text) - _luminance(paper) > 0.1, (node_text, paper)
+        screenshot(page, "explorer_dark")
+
+        ex.get_by_role("button", name="Copy LaTeX").click()
+        ex.get_by_role("button", name="Copied").wait_for(timeout=10_000)
+        pasted = page.evaluate("navigator.clipboard.readText()")
+        out = run_new_cell(page, "print(ex.copy_latex.text)")
+        assert pasted.strip() == out.strip() and pasted.startswith("y_{1} = "), (pasted, out)
+        assert not page.page_errors, page.page_errors

@@ -139,6 +139,23 @@ def test_snap_constant_leaves_most_random_floats_alone():
         assert abs(float(snap_constant(float(v))) - v) <= 1e-4 * v
 
 
+def test_a_trained_constant_is_not_dressed_up_as_a_multiple_of_e_or_pi():
+    # the network's formula snaps at a fixed tolerance (no standard error): 0.98847 lies
+    # within 1e-4 of 4 e / 11, a form no law is written in; pi / 4 and 2 pi / 3 still snap
+    model = ks.MultKAN([1, 1], seed=0, dtype=torch.float64)
+    model.fix_symbolic(0, 0, 0, "x", fit_params=False)
+    for c, expected in [(0.98847, None), (math.pi / 4, sympy.pi / 4),
+                        (2 * math.pi / 3, 2 * sympy.pi / 3), (2 * math.e, 2 * sympy.E)]:
+        with torch.no_grad():
+            model.layers[0].sym_affine[0, 0] = torch.tensor([1.0, 0.0, c, 0.0])
+        (formula,), (x,) = model.symbolic_formula()
+        coef = formula.coeff(x)
+        if expected is None:
+            assert isinstance(coef, sympy.Float) and float(coef) == pytest.approx(c)
+        else:
+            assert coef == expected
+
+
 @pytest.mark.parametrize("value,se,expected", [
     (0.50031, 0.0004, sympy.Rational(1, 2)),  # within 2 se of a simple number: snapped
     (0.41372, 0.0004, None),  # no simple number within 2 se (5/12 = 0.41667): kept

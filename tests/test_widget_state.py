@@ -290,3 +290,33 @@ def test_explorer_follows_changes_made_from_code(trained):
     assert len(ex.network.view["edges"]) < sum(layer.mask.numel() for layer in model.layers)
     with pytest.raises(TypeError, match="MultKAN"):
         ex.model = "not a model"
+
+
+def test_formula_pane_rounds_to_the_chosen_digits_and_offers_latex_and_sympy(trained):
+    import re
+
+    from kansci.widgets import Explorer
+
+    model, ds = trained
+    ex = Explorer(_clone(model), ds)
+    assert ex.copy_latex.disabled and ex.copy_sympy.disabled  # edges left to snap
+    ex.snap_all_button.click()
+    assert not ex.copy_latex.disabled
+
+    def significant(number: str) -> int:  # "10.0" and "0.0012" have 2
+        return len(number.replace(".", "").strip("0"))
+
+    exact = ex.state.formula()[0]
+    assert max(significant(str(abs(f))) for f in exact.atoms(sympy.Float)) > 6
+    for digits in (4, 2):
+        ex.digits.value = digits
+        floats = sympy.sympify(ex.copy_sympy.text.split(" = ", 1)[1]).atoms(sympy.Float)
+        assert floats and all(significant(f"{abs(float(f)):.15g}") <= digits for f in floats)
+        assert all(significant(m) <= digits for m in re.findall(r"\d+\.\d+", ex.copy_latex.text))
+        assert ex.copy_latex.text in ex.formula.value
+    assert ex.copy_latex.text.startswith("y_{1} = ")
+    l, i, j = next((l, i, j) for l, layer in enumerate(ex.model.layers)
+                   for i, j in layer.sym_mask.nonzero().tolist())
+    ex.network.selected = f"{l},{i},{j}"
+    labels = [label for label, _ in ex.candidates.options]
+    assert labels and all(re.search(r"a=\S+ b=\S+ c=\S+ d=\S+$", lab) for lab in labels)

@@ -18,6 +18,7 @@ import weakref
 import ipywidgets as w
 import sympy
 
+from ._copy import CopyButton
 from ._network import NetworkView
 from ._plot import LinePlot
 from ._state import ExplorerState
@@ -27,7 +28,13 @@ from ._view import edge_detail, edge_id, network_view, parse_edge_id
 LOSS_PERIOD_S = 0.1  # loss curve refresh during training
 VIEW_PERIOD_S = 1.0  # network refresh during training
 
-_ACCENT = "#1f6fd1"
+# colours: JupyterLab's theme variables (light and dark), the light theme's values outside it
+_ACCENT = "var(--jp-brand-color1, #1f6fd1)"
+_INK = "var(--jp-content-font-color1, #222)"
+_DATA = "var(--jp-content-font-color3, #999)"
+_NOTICE = "var(--jp-ui-font-color2, #555)"
+_ERROR = "var(--jp-error-color1, #b00020)"
+FORMULA_DIGITS = 4  # significant digits of the formula's constants, unless chosen
 _LR = {"LBFGS": 1.0, "Adam": 0.01}  # the learning rate a new choice of optimizer starts from
 
 
@@ -65,7 +72,17 @@ class Explorer(w.VBox):
         for k, title in enumerate(("Edge", "Prune", "Train", "Compile", "Tree")):
             self.tabs.set_title(k, title)
         self.formula = w.HTMLMath(layout=w.Layout(min_height="2em"))
-        super().__init__([toolbar, w.HBox([self.network, self.tabs]), self.formula])
+        self.digits = w.BoundedIntText(value=FORMULA_DIGITS, min=1, max=15, description="digits",
+                                       tooltip="significant digits of the fitted constants",
+                                       layout=w.Layout(width="140px"))
+        self.copy_latex = CopyButton(description="Copy LaTeX", disabled=True,
+                                     tooltip="the formula as LaTeX, to the clipboard")
+        self.copy_sympy = CopyButton(description="Copy SymPy", disabled=True,
+                                     tooltip="the formula as SymPy code, to the clipboard")
+        self.digits.observe(lambda _: self._show_formula(), names="value")
+        formula_bar = w.HBox([self.formula, self.digits, self.copy_latex, self.copy_sympy],
+                             layout=w.Layout(align_items="center"))
+        super().__init__([toolbar, w.HBox([self.network, self.tabs]), formula_bar])
         self.add_class("kansci-explorer")
 
         self.network.observe(self._on_click, names="selected")
@@ -111,7 +128,7 @@ class Explorer(w.VBox):
     def _build_inspector(self) -> w.VBox:
         self.edge_title = w.HTML("<i>Click an edge of the network.</i>")
         self.edge_plot = LinePlot(width=400, height=250, x_label="input", y_label="edge value")
-        self.candidates = w.Select(options=[], rows=5, layout=w.Layout(width="100%"))
+        self.candidates = w.Select(options=[], rows=6, layout=w.Layout(width="100%"))
         self.snap_button = _button("Snap", "snap the edge to the chosen function", "primary")
         self.unsnap_button = _button("Unsnap", "back to the spline")
         self.snap_all_button = _button("Snap all", "snap every spline edge to its best function")
@@ -120,8 +137,9 @@ class Explorer(w.VBox):
         self.unsnap_button.on_click(lambda _: self._act(self.state.unsnap, "unsnapped"))
         self.snap_all_button.on_click(lambda _: self._act(self.state.snap_all, "snapped all"))
         buttons = w.HBox([self.snap_button, self.unsnap_button, self.snap_all_button])
-        return w.VBox([self.edge_title, self.edge_plot, w.HTML("Symbolic candidates "
-                       "(function, R², complexity):"), self.candidates, buttons])
+        return w.VBox([self.edge_title, self.edge_plot, w.HTML(
+            "Symbolic candidates c·f(a·x + b) + d (function, R², complexity, fitted a, b, c, d):"),
+            self.candidates, buttons])
 
     def _build_pruner(self) -> w.VBox:
         self.prune_slider = w.FloatLogSlider(value=1e-2, base=10, min=-4, max=0, step=0.05,
@@ -195,7 +213,7 @@ class Explorer(w.VBox):
             self._say(f"{type(err).__name__}: {err}", error=True)
 
     def _say(self, text: str, error: bool = False) -> None:
-        colour = "#b00020" if error else "#555"
+        colour = _ERROR if error else _NOTICE
         self.message.value = (f'<span class="kansci-message" style="color:{colour}">'
                               f"{html.escape(text)}</span>")
 
@@ -246,8 +264,7 @@ class Explorer(w.VBox):
                                  f"in {edge[1]}, out {edge[2]}), {kind}</span>")
         self._detail = d
         self._suggestions = {s.name: s for s in self.state.suggestions(topk=6)}
-        self.candidates.options = [(f"{s.name:10s} R²={s.r2:.4f}  c={s.complexity:g}", s.name)
-                                   for s in self._suggestions.values()]
+        self.candidates.options = [(candidate_label(s), s.name) for s in self._suggestions.values()]
         if self._suggestions:  # the best candidate is the one Snap takes unless another is chosen
             self.candidates.value = next(iter(self._suggestions))
         self._show_candidate()
@@ -256,9 +273,9 @@ class Explorer(w.VBox):
         d = getattr(self, "_detail", None)
         if d is None or self.state.selected is None:
             return
-        series = [{"name": "data", "x": d["x"], "y": d["y"], "mode": "markers", "color": "#999"},
+        series = [{"name": "data", "x": d["x"], "y": d["y"], "mode": "markers", "color": _DATA},
                   {"name": "edge", "x": d["curve_x"], "y": d["curve_y"], "mode": "lines",
-                   "color": "#222"}]
+                   "color": _INK}]
         s = self._suggestions.get(self.candidates.value)
         if s is not None:
             import torch
@@ -281,6 +298,7 @@ class Explorer(w.VBox):
 
     def _show_formula(self) -> None:
         pending = self.state.pending_edges()
+        self.copy_latex.disabled = self.copy_sympy.disabled = True
         if pending:
             shown = ", ".join(f"({l},{i},{j})" for l, i, j in pending[:8])
             more = " …" if len(pending) > 8 else ""
@@ -288,16 +306,19 @@ class Explorer(w.VBox):
                                   f"left to snap: {shown}{more}</span>")
             return
         try:
-            exprs = self.state.formula()
+            exprs = [rounded(e, int(self.digits.value)) for e in self.state.formula()]
         except Exception as err:
             self.formula.value = f"cannot read the formula: {html.escape(str(err))}"
             return
-        outs = self.state.model.out_vars or [f"y_{k + 1}" for k in range(len(exprs))]
-        lines = " \\\\ ".join(f"{sympy.latex(sympy.Symbol(str(o)))} = {sympy.latex(e)}"
-                              for o, e in zip(outs, exprs))
+        outs = [sympy.Symbol(str(o)) for o in
+                (self.state.model.out_vars or [f"y_{k + 1}" for k in range(len(exprs))])]
+        latex = " \\\\ ".join(f"{sympy.latex(o)} = {sympy.latex(e)}" for o, e in zip(outs, exprs))
         text = "; ".join(f"{o} = {e}" for o, e in zip(outs, exprs))
-        self.formula.value = (f'<div class="kansci-formula" data-formula="{html.escape(text)}">'
-                              f"$${lines}$$</div>")
+        self.copy_latex.text = latex
+        self.copy_sympy.text = "\n".join(f"{o} = {e}" for o, e in zip(outs, exprs))
+        self.copy_latex.disabled = self.copy_sympy.disabled = False
+        self.formula.value = (f'<div class="kansci-formula" style="font-size: 1.3em" '
+                              f'data-formula="{html.escape(text)}">$${latex}$$</div>')
 
     # ---- prune ---------------------------------------------------------------------------
     def _preview(self) -> None:
@@ -404,3 +425,16 @@ def _watch_cells(explorer: Explorer):
 
     shell.events.register("post_run_cell", after_cell)
     return stop
+
+
+
+def rounded(expr: sympy.Expr, digits: int) -> sympy.Expr:
+    """``expr`` with every float to ``digits`` significant digits (exact numbers kept)."""
+    return expr.xreplace({f: sympy.Float(f, digits) for f in expr.atoms(sympy.Float)})
+
+
+def candidate_label(s) -> str:
+    """One line of the candidate list: name, R^2, complexity and the fitted a, b, c, d."""
+    a, b, c, d = s.params
+    return (f"{s.name:6s} R²={s.r2:.4f} ({s.complexity:g})  "
+            f"a={a:.4g} b={b:.4g} c={c:.4g} d={d:.4g}")

@@ -5,27 +5,30 @@
 // string when `view` changes; a change of `selected` only moves CSS classes.
 
 const NS = "kansci-network";
-const ACCENT = "#1769c2";
-const SYMBOLIC = "#d4461f";
-const INK = "#262626";
+// JupyterLab's theme variables (light and dark), with the light theme's values outside it
+const ACCENT = "var(--jp-brand-color1, #1769c2)";
+const SYMBOLIC = "#e0562d";
+const INK = "var(--jp-content-font-color1, #262626)";
+const PAPER = "var(--jp-layout-color0, #fff)";
+const MUTED = "var(--jp-content-font-color2, #888)";
 const ALPHA_FLOOR = 0.08;
 const FADED_SCALE = 0.3;
 
 const CSS = `
-.${NS}-wrap { display: inline-block; max-width: 100%; background: #fff; }
-svg.${NS} { display: block; max-width: 100%; height: auto; background: #fff;
+.${NS}-wrap { display: inline-block; max-width: 100%; background: ${PAPER}; }
+svg.${NS} { display: block; max-width: 100%; height: auto; background: ${PAPER};
   font-family: "Helvetica Neue", Helvetica, Arial, "DejaVu Sans", sans-serif; user-select: none; }
 svg.${NS} .kansci-edge { cursor: pointer; }
 svg.${NS} .kansci-edge line.kansci-link { stroke: ${INK}; stroke-width: 0.75; }
 svg.${NS} .kansci-edge line.kansci-hit { stroke: transparent; stroke-width: 7; }
-svg.${NS} .kansci-edge rect.kansci-box { fill: #fff; stroke: ${INK}; stroke-width: 0.6; }
+svg.${NS} .kansci-edge rect.kansci-box { fill: ${PAPER}; stroke: ${INK}; stroke-width: 0.6; }
 svg.${NS} .kansci-edge path.kansci-curve { fill: none; stroke: ${INK}; stroke-width: 1;
   stroke-linejoin: round; stroke-linecap: round; pointer-events: none; }
 svg.${NS} .kansci-edge text.kansci-fn { fill: ${SYMBOLIC}; font-size: 9px; text-anchor: middle;
-  pointer-events: none; paint-order: stroke; stroke: #fff; stroke-width: 3px; stroke-linejoin: round; }
+  pointer-events: none; paint-order: stroke; stroke: ${PAPER}; stroke-width: 3px; stroke-linejoin: round; }
 svg.${NS} .kansci-edge text.kansci-fn-hidden { display: none; }
 svg.${NS} .kansci-symbolic line.kansci-link { stroke: ${SYMBOLIC}; }
-svg.${NS} .kansci-symbolic rect.kansci-box { stroke: ${SYMBOLIC}; fill: #fff5f0; }
+svg.${NS} .kansci-symbolic rect.kansci-box { stroke: ${SYMBOLIC}; fill: color-mix(in srgb, ${SYMBOLIC} 10%, ${PAPER}); }
 svg.${NS} .kansci-symbolic path.kansci-curve { stroke: ${SYMBOLIC}; }
 svg.${NS} .kansci-faded line.kansci-link, svg.${NS} .kansci-faded rect.kansci-box,
 svg.${NS} .kansci-faded path.kansci-curve { stroke-dasharray: 3 2; }
@@ -33,18 +36,18 @@ svg.${NS} .kansci-edge:hover rect.kansci-box { stroke: ${ACCENT}; stroke-width: 
 svg.${NS} .kansci-edge:hover line.kansci-link { stroke: ${ACCENT}; }
 svg.${NS} .kansci-selected { opacity: 1; }
 svg.${NS} .kansci-selected line.kansci-link { stroke: ${ACCENT}; stroke-width: 2; }
-svg.${NS} .kansci-selected rect.kansci-box { stroke: ${ACCENT}; stroke-width: 2; fill: #eef5fd; }
+svg.${NS} .kansci-selected rect.kansci-box { stroke: ${ACCENT}; stroke-width: 2; fill: color-mix(in srgb, ${ACCENT} 12%, ${PAPER}); }
 svg.${NS} .kansci-selected path.kansci-curve { stroke: ${ACCENT}; stroke-width: 1.6; }
 svg.${NS} .kansci-selected text.kansci-fn { fill: ${ACCENT}; font-weight: 600; }
 svg.${NS} .kansci-selected text.kansci-fn-hidden { display: inline; }
 svg.${NS} .kansci-node circle, svg.${NS} .kansci-node rect { stroke: ${INK}; stroke-width: 1; }
 svg.${NS} .kansci-node.kansci-sum circle { fill: ${INK}; }
-svg.${NS} .kansci-node.kansci-mult rect { fill: #fff; }
-svg.${NS} .kansci-node.kansci-input circle, svg.${NS} .kansci-node.kansci-output circle { fill: #fff; }
+svg.${NS} .kansci-node.kansci-mult rect { fill: ${PAPER}; }
+svg.${NS} .kansci-node.kansci-input circle, svg.${NS} .kansci-node.kansci-output circle { fill: ${PAPER}; }
 svg.${NS} .kansci-node text { fill: ${INK}; font-size: 11px; text-anchor: middle; }
 svg.${NS} .kansci-node text.kansci-times { font-size: 10px; dominant-baseline: central; }
 svg.${NS} .kansci-node.kansci-faded { opacity: 0.25; }
-svg.${NS} text.kansci-empty { fill: #888; font-size: 12px; text-anchor: middle; }
+svg.${NS} text.kansci-empty { fill: ${MUTED}; font-size: 12px; text-anchor: middle; }
 `;
 
 function esc(s) {

@@ -10,16 +10,16 @@ const MAX_MARKERS = 2000;
 const MAX_LINE_POINTS = 4000;
 
 const CSS = `
-svg.${NS} { display: block; max-width: 100%; height: auto; background: #fff;
+svg.${NS} { display: block; max-width: 100%; height: auto; background: var(--jp-layout-color0, #fff);
   font-family: "Helvetica Neue", Helvetica, Arial, "DejaVu Sans", sans-serif; }
-svg.${NS} .kansci-axis line, svg.${NS} .kansci-axis path { stroke: #262626; stroke-width: 1; fill: none;
+svg.${NS} .kansci-axis line, svg.${NS} .kansci-axis path { stroke: var(--jp-content-font-color1, #262626); stroke-width: 1; fill: none;
   shape-rendering: crispEdges; }
-svg.${NS} .kansci-grid line { stroke: #e6e6e6; stroke-width: 1; shape-rendering: crispEdges; }
-svg.${NS} text { fill: #262626; font-size: 10px; }
+svg.${NS} .kansci-grid line { stroke: var(--jp-border-color2, #e6e6e6); stroke-width: 1; shape-rendering: crispEdges; }
+svg.${NS} text { fill: var(--jp-content-font-color1, #262626); font-size: 10px; }
 svg.${NS} text.kansci-title { font-size: 12px; font-weight: 600; text-anchor: middle; }
 svg.${NS} text.kansci-label { font-size: 11px; text-anchor: middle; }
-svg.${NS} .kansci-legend rect.kansci-legend-bg { fill: #fff; fill-opacity: 0.85; stroke: #cfcfcf; stroke-width: 0.75; }
-svg.${NS} text.kansci-empty { fill: #888; font-size: 11px; text-anchor: middle; }
+svg.${NS} .kansci-legend rect.kansci-legend-bg { fill: var(--jp-layout-color0, #fff); fill-opacity: 0.85; stroke: var(--jp-border-color1, #cfcfcf); stroke-width: 0.75; }
+svg.${NS} text.kansci-empty { fill: var(--jp-content-font-color2, #888); font-size: 11px; text-anchor: middle; }
 svg.${NS} path.kansci-line { fill: none; stroke-width: 1.5; stroke-linejoin: round; stroke-linecap: round; }
 `;
 
@@ -299,7 +299,7 @@ export function buildSVG(state) {
       let last = null;
       const dots = []; // pieces of one point would be invisible: draw a dot
       const endRun = () => {
-        if (run === 1) dots.push(`<circle cx="${r1(X(last[0]))}" cy="${r1(Y(last[1]))}" r="2" fill="${esc(color)}"/>`);
+        if (run === 1) dots.push(`<circle cx="${r1(X(last[0]))}" cy="${r1(Y(last[1]))}" r="2" style="fill: ${esc(color)}"/>`);
         run = 0;
       };
       for (const p of pts) {
@@ -313,12 +313,12 @@ export function buildSVG(state) {
       }
       endRun();
       out.push(`<g data-series="${esc(name)}">`);
-      if (d) out.push(`<path class="kansci-line" data-series="${esc(name)}" stroke="${esc(color)}" d="${d}"/>`);
+      if (d) out.push(`<path class="kansci-line" data-series="${esc(name)}" style="stroke: ${esc(color)}" d="${d}"/>`);
       if (dots.length <= MAX_MARKERS) out.push(dots.join(""));
       out.push("</g>");
     } else {
       const stride = Math.max(1, Math.ceil(n / MAX_MARKERS));
-      const c = [`<g data-series="${esc(name)}" fill="${esc(color)}" fill-opacity="0.8">`];
+      const c = [`<g data-series="${esc(name)}" style="fill: ${esc(color)}" fill-opacity="0.8">`];
       for (let k = 0; k < n; k += stride) {
         const x = toNum(xs[k]);
         const y = toNum(ys[k]);
@@ -382,8 +382,8 @@ export function buildSVG(state) {
     g.push(`<rect class="kansci-legend-bg" x="0" y="0" width="${bw}" height="${bh}" rx="2"/>`);
     named.forEach((e, k) => {
       const cy = 3 + lh * k + lh / 2;
-      if (e.mode === "markers") g.push(`<circle cx="13" cy="${cy}" r="2.5" fill="${esc(e.color)}"/>`);
-      else g.push(`<line x1="5" x2="21" y1="${cy}" y2="${cy}" stroke="${esc(e.color)}" stroke-width="1.5"/>`);
+      if (e.mode === "markers") g.push(`<circle cx="13" cy="${cy}" r="2.5" style="fill: ${esc(e.color)}"/>`);
+      else g.push(`<line x1="5" x2="21" y1="${cy}" y2="${cy}" style="stroke: ${esc(e.color)}" stroke-width="1.5"/>`);
       g.push(`<text x="25" y="${cy}" dominant-baseline="central">${esc(e.name)}</text>`);
     });
     g.push("</g>");
