@@ -8,8 +8,11 @@ within 2 s), changes the model from a cell (the explorer follows), then opens an
 Timings are printed (the acceptance figures: a snap redraw <= 0.5 s, the big explorer
 interactive <= 3 s); screenshots go to tests/artifacts/.
 """
+import pathlib
 import re
 import time
+
+import pytest
 
 import nbformat
 
@@ -160,6 +163,48 @@ def test_explorer_snap_formula_train_stop(tmp_path):
         big.locator('g.kansci-edge.kansci-symbolic[data-edge="1,3,4"]').wait_for(timeout=10_000)
         t["big snap redraw"] = time.monotonic() - t0
         screenshot(page, "explorer_big")
+
+        # zoom: "+" twice shows part of the network 2.25x larger, a drag pans it and does not
+        # select; "1:1" shows it whole again; clicks still select edges
+        box = big.locator('rect.kansci-box[data-edge="1,3,4"]')
+        whole = box.bounding_box()["width"]
+        big.locator(".kansci-tool-zoom-in").click()
+        big.locator(".kansci-tool-zoom-in").click()
+        assert box.bounding_box()["width"] == pytest.approx(2.25 * whole, rel=0.02)
+        net = big.locator("svg.kansci-network")
+        view = net.get_attribute("viewBox")
+        area = net.bounding_box()
+        page.mouse.move(area["x"] + 200, area["y"] + 200)
+        page.mouse.down()
+        page.mouse.move(area["x"] + 260, area["y"] + 230, steps=5)
+        page.mouse.up()
+        assert net.get_attribute("viewBox") != view
+        assert big.locator(".kansci-edge-title").inner_text().count("layer 1, in 3, out 4") == 1
+        screenshot(page, "explorer_zoomed")
+        big.locator(".kansci-tool-whole").click()
+        assert box.bounding_box()["width"] == pytest.approx(whole, rel=0.02)
+
+        # export: SVG and PNG files of the network and of the inspector's plot, whole and valid
+        big.locator(".kansci-tool-zoom-in").click()  # the file holds the whole network anyway
+        saved = {}
+        for scope, name in ((big.locator(".kansci-figure").first, "kansci-network"),
+                            (big.locator(".kansci-figure").nth(1), "kansci-plot")):
+            with page.expect_download() as svg_file:
+                scope.locator(".kansci-tool-svg").click()
+            svg = pathlib.Path(svg_file.value.path()).read_text()
+            assert svg_file.value.suggested_filename == f"{name}.svg"
+            assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+            with page.expect_download() as png_file:
+                scope.locator(".kansci-tool-png").click()
+            png = pathlib.Path(png_file.value.path()).read_bytes()
+            assert png_file.value.suggested_filename == f"{name}.png"
+            assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+            saved[name] = svg
+        network = saved["kansci-network"]
+        assert len(re.findall(r'<g class="kansci-edge[ "]', network)) == n_edges
+        assert f'viewBox="{net.get_attribute("data-full-viewbox")}"' in network
+        assert 'data-series="edge"' in saved["kansci-plot"]
+        big.locator(".kansci-tool-whole").click()
 
         # an error (a formula that does not parse) is a readable message, not a dead widget
         big.get_by_role("tab", name="Compile").click()

@@ -17,7 +17,7 @@ from kansci.widgets._network import NetworkView  # noqa: E402
 from kansci.widgets._plot import LinePlot, _series_from_json  # noqa: E402
 
 WIDGETS = pathlib.Path(__file__).resolve().parents[1] / "widgets"
-ESM_FILES = ["network.js", "plot.js"]
+ESM_FILES = ["network.js", "plot.js"]  # the widgets' modules (export.js goes before each)
 
 
 def sample_view(widths=(2, 3, 1), symbolic=("0,1,2",), faded=("1,0,0",), n_points=8):
@@ -130,22 +130,25 @@ def test_lineplot_wire_format_is_binary():
 # --- ES modules ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ESM_FILES)
+@pytest.mark.parametrize("name", [*ESM_FILES, "export.js"])
 def test_esm_files(name):
     path = WIDGETS / name
     text = path.read_text(encoding="utf-8")
     assert text.strip()
-    assert "export default" in text
-    assert "render" in text
+    assert ("export default" in text and "render" in text) == (name in ESM_FILES)
     for banned in ("http://", "https://", "import(", "require("):
         # self-contained: no fetches, no imports (the SVG namespace URI is the one allowed URL)
-        assert banned not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+        assert banned not in text.replace("http://www.w3.org/2000/svg", "")
     assert not any(line.lstrip().startswith("import ") for line in text.splitlines())
 
 
 def test_widgets_load_their_esm():
-    assert NetworkView()._esm == (WIDGETS / "network.js").read_text(encoding="utf-8")
-    assert LinePlot()._esm == (WIDGETS / "plot.js").read_text(encoding="utf-8")
+    # each widget's module: the shared figure tools (export.js), then its own file
+    shared = (WIDGETS / "export.js").read_text(encoding="utf-8")
+    for widget, name in ((NetworkView(), "network.js"), (LinePlot(), "plot.js")):
+        own = (WIDGETS / name).read_text(encoding="utf-8")
+        assert widget._esm.startswith(shared) and widget._esm.endswith(own)
+        assert "kansciToolbar(" in own  # and it uses them
 
 
 NODE = shutil.which("node")

@@ -27,10 +27,11 @@ app can observe; setting ``selected`` from Python moves the highlight.
 from __future__ import annotations
 
 import math
-import pathlib
 
 import anywidget
 import traitlets
+
+from ._esm import module_source
 
 
 def _finite_or_none(v):
@@ -62,7 +63,7 @@ def _clean_point(p):
 class NetworkView(anywidget.AnyWidget):
     """SVG drawing of a KAN: node rows, one small curve box per edge."""
 
-    _esm = pathlib.Path(__file__).with_name("network.js")
+    _esm = module_source("network.js")
 
     view = traitlets.Dict().tag(sync=True)
     selected = traitlets.Unicode("").tag(sync=True)

@@ -17,11 +17,12 @@ costs a memcpy instead of walking and JSON-encoding 10k Python floats.
 
 from __future__ import annotations
 
-import pathlib
 from array import array
 
 import anywidget
 import traitlets
+
+from ._esm import module_source
 
 _NAN = float("nan")
 
@@ -98,7 +99,7 @@ def _series_from_json(data, widget) -> list:
 class LinePlot(anywidget.AnyWidget):
     """Small x-y plot drawn as SVG; replace ``series`` (or use the helpers) to update."""
 
-    _esm = pathlib.Path(__file__).with_name("plot.js")
+    _esm = module_source("plot.js")
 
     series = traitlets.List().tag(sync=True, to_json=_series_to_json, from_json=_series_from_json)
     log_y = traitlets.Bool(False).tag(sync=True)

@@ -242,16 +242,46 @@ export function buildSVG(view, selected) {
 }
 
 const POLL_MS = 1000;
+const ZOOM_STEP = 1.5;
 
 function render({ model, el }) {
+  const figure = document.createElement("div");
+  figure.className = "kansci-figure";
   const wrap = document.createElement("div");
   wrap.className = `${NS}-wrap`;
   const style = document.createElement("style");
-  style.textContent = CSS;
-  el.replaceChildren(style, wrap);
+  style.textContent = CSS + KANSCI_BAR_CSS;
+  let zoom = null; // [x, y, w, h] while zoomed, else null
+
+  const svgEl = () => wrap.querySelector(`svg.${NS}`);
+  const applyZoom = () => {
+    const svg = svgEl();
+    if (!svg) return;
+    if (!svg.hasAttribute("data-full-viewbox")) {
+      svg.setAttribute("data-full-viewbox", svg.getAttribute("viewBox"));
+    }
+    svg.setAttribute("viewBox", zoom ? zoom.join(" ") : svg.getAttribute("data-full-viewbox"));
+  };
+  // zoom by `factor` (> 1: in) about the point (u, v) in [0, 1]^2 of the visible area
+  const zoomBy = (factor, u = 0.5, v = 0.5) => {
+    const svg = svgEl();
+    if (!svg) return;
+    const full = svg.getAttribute("data-full-viewbox").split(/\s+/).map(Number);
+    const [x, y, w, h] = zoom || full;
+    const nw = Math.min(full[2], Math.max(full[2] / 40, w / factor));
+    const nh = nw * (full[3] / full[2]);
+    zoom = nw >= full[2] ? null : [x + u * (w - nw), y + v * (h - nh), nw, nh];
+    applyZoom();
+  };
+  const tools = [["zoom-in", "+", "zoom in (or Ctrl + wheel; drag to pan)", () => zoomBy(ZOOM_STEP)],
+    ["zoom-out", "\u2212", "zoom out", () => zoomBy(1 / ZOOM_STEP)],
+    ["whole", "1:1", "the whole network (or double-click)", () => { zoom = null; applyZoom(); }]];
+  figure.replaceChildren(wrap, kansciToolbar(svgEl, "kansci-network", tools));
+  el.replaceChildren(style, figure);
 
   const draw = () => {
     wrap.innerHTML = buildSVG(model.get("view"), model.get("selected"));
+    applyZoom();
   };
 
   // Move the highlight without rebuilding the drawing.
@@ -272,7 +302,9 @@ function render({ model, el }) {
     }
   };
 
+  let drag = null; // {x, y, box, moved} while the pointer is down on a zoomed drawing
   const onClick = (ev) => {
+    if (drag && drag.moved) return; // the end of a pan, not a click
     const t = ev.target && ev.target.closest ? ev.target.closest("[data-edge]") : null;
     if (!t || !wrap.contains(t)) return;
     const id = t.getAttribute("data-edge");
@@ -280,8 +312,35 @@ function render({ model, el }) {
     model.save_changes();
     highlight();
   };
+  const onWheel = (ev) => {
+    if (!(ev.ctrlKey || ev.metaKey)) return; // plain wheel scrolls the notebook
+    ev.preventDefault();
+    const r = svgEl().getBoundingClientRect();
+    zoomBy(ev.deltaY < 0 ? 1.2 : 1 / 1.2, (ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height);
+  };
+  const onDown = (ev) => {
+    drag = zoom ? { x: ev.clientX, y: ev.clientY, box: zoom.slice(), moved: false } : null;
+  };
+  const onMove = (ev) => {
+    if (!drag || !(ev.buttons & 1)) return;
+    const dx = ev.clientX - drag.x;
+    const dy = ev.clientY - drag.y;
+    if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
+    if (!drag.moved) return;
+    const r = svgEl().getBoundingClientRect();
+    const [x, y, w, h] = drag.box;
+    zoom = [x - (dx * w) / r.width, y - (dy * h) / r.height, w, h];
+    applyZoom();
+  };
+  const onUp = () => setTimeout(() => { drag = null; }, 0);
+  const onDouble = () => { zoom = null; applyZoom(); };
 
   wrap.addEventListener("click", onClick);
+  wrap.addEventListener("wheel", onWheel, { passive: false });
+  wrap.addEventListener("pointerdown", onDown);
+  wrap.addEventListener("pointermove", onMove);
+  wrap.addEventListener("pointerup", onUp);
+  wrap.addEventListener("dblclick", onDouble);
   model.on("change:view", draw);
   model.on("change:selected", highlight);
   draw();
@@ -294,6 +353,11 @@ function render({ model, el }) {
   return () => {
     clearInterval(poll);
     wrap.removeEventListener("click", onClick);
+    wrap.removeEventListener("wheel", onWheel);
+    wrap.removeEventListener("pointerdown", onDown);
+    wrap.removeEventListener("pointermove", onMove);
+    wrap.removeEventListener("pointerup", onUp);
+    wrap.removeEventListener("dblclick", onDouble);
     model.off("change:view", draw);
     model.off("change:selected", highlight);
   };

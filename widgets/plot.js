@@ -396,13 +396,16 @@ export function buildSVG(state) {
 const KEYS = ["series", "log_y", "title", "x_label", "y_label", "width", "height"];
 
 function render({ model, el }) {
+  const figure = document.createElement("div");
+  figure.className = "kansci-figure";
+  figure.style.display = "inline-block";
+  figure.style.maxWidth = "100%";
   const wrap = document.createElement("div");
   wrap.className = `${NS}-wrap`;
-  wrap.style.display = "inline-block";
-  wrap.style.maxWidth = "100%";
   const style = document.createElement("style");
-  style.textContent = CSS;
-  el.replaceChildren(style, wrap);
+  style.textContent = CSS + KANSCI_BAR_CSS;
+  figure.replaceChildren(wrap, kansciToolbar(() => wrap.querySelector("svg"), "kansci-plot"));
+  el.replaceChildren(style, figure);
 
   const draw = () => {
     const state = {};
