@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # A local CPU build on these machines; an unpinned torch pulls GBs of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: test lab install clean
+.PHONY: test lab docs install clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -42,5 +42,9 @@ LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(VENV)/.lab
 	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/
 
+# The documentation site (mkdocs.yml): every notebook runs in the build; open site/index.html.
+docs: $(VENV)/.installed
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info

@@ -15,6 +15,11 @@ from ._formula import Formula as Formula
 from ._discover import Discovery as Discovery
 from ._discover import discover as discover
 
+__all__ = ["MultKAN", "KAN", "create_dataset", "discover", "Discovery", "Formula", "kanpiler",
+           "add_symbolic", "SYMBOLIC_LIB", "detect_separability",
+           "test_general_separability", "test_symmetry", "plot_tree", "KANRegressor",
+           "KANClassifier"]
+
 
 def __getattr__(name):  # scikit-learn is needed only by the estimators
     if name in ("KANRegressor", "KANClassifier"):

@@ -127,7 +127,8 @@ _FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "web
 
 def draw_figure(model, x, path=None, **style):
     """``draw`` for ``MultKAN.plot``: saved to ``path`` when given (its suffix picks the
-    format); in Jupyter taken off pyplot's list, so that it is displayed once, as the value."""
+    format); in Jupyter's inline backend taken off pyplot's list, so that it is displayed
+    once, as the value."""
     try:
         import matplotlib.pyplot as plt
     except ImportError as err:
@@ -141,6 +142,6 @@ def draw_figure(model, x, path=None, **style):
     fig = draw(model, x, **style)
     if path is not None:
         fig.savefig(path, bbox_inches="tight")
-    if in_jupyter():
-        plt.close(fig)
+    if in_jupyter() and "inline" in plt.get_backend():
+        plt.close(fig)  # else the inline backend shows it at the cell's end, and again as value
     return fig
