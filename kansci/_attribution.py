@@ -47,14 +47,19 @@ def to_subnodes(per_node: Tensor, n_sum: int, arity: list[int]) -> Tensor:
 
 
 @torch.no_grad()
+def scores(model, stats: list[LayerStats]):
+    """The attribution scores on the layer statistics ``stats``, the model left as it is:
+    (node scores [(width_in[l],)], edge scores [(in, out)], subnode scores [(width_out[l+1],)])."""
+    n_q = model.width_in[-1]
+    return _backward(model, stats, model.depth,
+                     torch.eye(n_q, dtype=model.dtype, device=model.device))
+
+
 def attribute(model, x=None, stats: list[LayerStats] | None = None) -> list[LayerStats]:
     """Set ``model.node_scores`` [(width_in[l],)], ``model.edge_scores`` [(in, out)] and
     ``model.subnode_scores`` [(width_out[l+1],)]; returns the layer statistics used."""
     stats = stats if stats is not None else layer_stats(model, x)
-    n_q = model.width_in[-1]
-    nodes, edges, subs = _backward(model, stats, model.depth,
-                                   torch.eye(n_q, dtype=model.dtype, device=model.device))
-    model.node_scores, model.edge_scores, model.subnode_scores = nodes, edges, subs
+    model.node_scores, model.edge_scores, model.subnode_scores = scores(model, stats)
     return stats
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._attribution import _backward, layer_stats, to_subnodes
+from ._attribution import layer_stats, to_subnodes
+from ._attribution import scores as attribution_scores
 
 METRICS = ("backward", "forward_u", "forward_n")
 _POINTS = 64  # samples drawn per edge curve
@@ -20,8 +21,7 @@ _POINTS = 64  # samples drawn per edge curve
 def _scores(model, stats, metric: str) -> list[torch.Tensor]:
     """Per layer (in, out) edge scores for the opacity."""
     if metric == "backward":
-        eye = torch.eye(model.width_in[-1], dtype=model.dtype, device=model.device)
-        return _backward(model, stats, model.depth, eye)[1]
+        return attribution_scores(model, stats)[1]
     if metric == "forward_u":
         return [st.edge_std for st in stats]
     return [st.edge_std / (st.x.std(0)[:, None] + 1e-4) for st in stats]

@@ -1,4 +1,5 @@
 """The explorer's logic and drawing data without a browser or kernel."""
+import math
 import time
 
 import pytest
@@ -320,3 +321,17 @@ def test_formula_pane_rounds_to_the_chosen_digits_and_offers_latex_and_sympy(tra
     ex.network.selected = f"{l},{i},{j}"
     labels = [label for label, _ in ex.candidates.options]
     assert labels and all(re.search(r"a=\S+ b=\S+ c=\S+ d=\S+$", lab) for lab in labels)
+
+
+def test_drawing_the_network_leaves_the_models_scores_alone(trained):
+    model, ds = trained
+    model = _clone(model)
+    model.attribute(ds["train_input"][:50])  # scores on other data than the drawing's
+    before = [s.clone() for s in model.edge_scores]
+    view = network_view(model, ds["train_input"])
+    assert all(torch.equal(a, b) for a, b in zip(before, model.edge_scores))
+    model.attribute(ds["train_input"])  # and the drawing's opacities are the scores on its data
+    alphas = {e["id"]: e["alpha"] for e in view["edges"]}
+    l, i, j = next((l, i, j) for l, layer in enumerate(model.layers)
+                   for i, j in layer.mask.nonzero().tolist())
+    assert alphas[f"{l},{i},{j}"] == pytest.approx(math.tanh(3 * float(model.edge_scores[l][i, j])))

@@ -11,6 +11,9 @@ import math
 import torch
 from torch import Tensor
 
+from kansci._attribution import layer_stats
+from kansci._attribution import scores as attribution_scores
+
 CURVE_POINTS = 40
 
 
@@ -93,15 +96,16 @@ def network_view(model, x: Tensor, faded=None, width: int = 640, height: int = 4
 
     x (batch, n_in): inputs whose activations give each edge's range and attribution scores.
     faded: optional (nodes, edges) masks from ``model.prune_plan`` (drawn as a preview)."""
-    model.attribute(x)
-    acts = model.activations(x)
+    stats = layer_stats(model, x)  # the drawing leaves the model's own scores alone
+    _, edge_scores, _ = attribution_scores(model, stats)
+    acts = [st.x for st in stats]
     faded_nodes, faded_edges = faded if faded is not None else (None, None)
     edges = []
     for l, layer in enumerate(model.layers):
         active = (layer.mask != 0) | (layer.sym_mask != 0)
         u, v = _layer_curves(layer, acts[l])
         owner = subnode_owner(model, l)
-        scores = model.edge_scores[l]
+        scores = edge_scores[l]
         u_list = u.round(decimals=4).tolist()  # (P, in)
         v_all = v.round(decimals=4).permute(1, 2, 0).tolist()  # (in, out, P)
         for i, j in active.nonzero().tolist():
