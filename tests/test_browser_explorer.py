@@ -273,3 +273,26 @@ def test_explorer_in_the_dark_theme_and_copy_latex(tmp_path):
         out = run_new_cell(page, "print(ex.copy_latex.text)")
         assert pasted.strip() == out.strip() and pasted.startswith("y_{1} = "), (pasted, out)
         assert not page.page_errors, page.page_errors
+
+
+def test_quickstart_run_all_leaves_the_explorer_showing_the_model():
+    # the flagship notebook makes its explorer, then snaps and refits the model in later
+    # cells: after Run All the explorer must show the snapped edges and Python's formula
+    require_browser()
+    quickstart = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "01_quickstart.ipynb"
+    with lab_server([quickstart]) as lab, browser_page() as page:
+        open_notebook(page, lab.url(quickstart.name))
+        run_all(page, timeout=240_000)
+        ex = page.locator(".kansci-explorer").first
+        symbolic = ex.locator("g.kansci-edge.kansci-symbolic")
+        deadline = time.monotonic() + 15
+        while symbolic.count() < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert symbolic.count() == 3 == ex.locator("g.kansci-edge").count()
+        shown = ex.locator(".kansci-formula").get_attribute("data-formula")
+        out = run_new_cell(page, "from kansci.widgets._explorer import rounded\n"
+                                 "(law,), _ = model.symbolic_formula()\n"
+                                 "print('y_1 =', rounded(law, explorer.digits.value))")
+        assert shown == out.strip() and "sin(pi*x_1)" in shown, (shown, out)
+        screenshot(page, "quickstart_run_all")
+        assert not page.page_errors, page.page_errors
