@@ -265,7 +265,13 @@ def test_explorer_in_the_dark_theme_and_copy_latex(tmp_path):
         for colour in (title, axis):  # text reads light on the dark paper
             assert _luminance(colour) - _luminance(paper) > 0.4, (colour, paper)
         assert _luminance(node_text) - _luminance(paper) > 0.1, (node_text, paper)
+        plot_box = ex.locator("svg.kansci-plot").first.bounding_box()  # hover read-out
+        page.mouse.move(plot_box["x"] + plot_box["width"] / 2, plot_box["y"] + plot_box["height"] / 2)
+        readout = ex.locator(".kansci-readout").first
+        assert re.fullmatch(r"x = \S+\s+edge = \S+\s+sin = \S+", readout.inner_text()), \
+            readout.inner_text()
         screenshot(page, "explorer_dark")
+        page.mouse.move(0, 0)
 
         ex.get_by_role("button", name="Copy LaTeX").click()
         ex.get_by_role("button", name="Copied").wait_for(timeout=10_000)

@@ -171,7 +171,7 @@ def test_esm_syntax_node_check(tmp_path, name):
 
 NODE_SCRIPT = r"""
 import net, { buildSVG as netSVG } from "./network.mjs";
-import plot, { buildSVG as plotSVG } from "./plot.mjs";
+import plot, { buildSVG as plotSVG, valuesAt } from "./plot.mjs";
 const args = JSON.parse(process.argv[2]);
 const count = (s, re) => (s.match(re) || []).length;
 const out = {};
@@ -214,6 +214,8 @@ out.markers = count(plotSVG({series: [many]}), /<circle cx="[^"]*" cy="[^"]*" r=
 const f64 = new Float64Array([0, 1, 2, 3]);
 const dv = new DataView(f64.buffer);
 out.binary = plotSVG({series: [{name: "b", x: dv, y: dv, mode: "lines"}]}).includes('<path class="kansci-line" data-series="b"');
+out.hover = valuesAt(st, 2.8);  // the line series' points nearest x = 2.8 (NaN skipped)
+out.frame = p.match(/data-frame="([^"]*)"/)[1].split(" ").map(Number);
 console.log(JSON.stringify(out));
 """
 
@@ -243,3 +245,6 @@ def test_esm_builders_in_node(tmp_path):
     assert out["single"] == {"ok": True, "dot": True}
     assert 0 < out["markers"] <= 2000
     assert out["binary"] is True
+    assert out["hover"] == [{"name": "train", "x": 3, "y": 0.01}]  # markers have no read-out
+    m_left, m_top, width, height, x0, x1 = out["frame"]
+    assert 0 < m_left < 300 and 0 < width < 300 and x0 < 0 < 4 < x1

@@ -20,6 +20,10 @@ svg.${NS} text.kansci-title { font-size: 12px; font-weight: 600; text-anchor: mi
 svg.${NS} text.kansci-label { font-size: 11px; text-anchor: middle; }
 svg.${NS} .kansci-legend rect.kansci-legend-bg { fill: var(--jp-layout-color0, #fff); fill-opacity: 0.85; stroke: var(--jp-border-color1, #cfcfcf); stroke-width: 0.75; }
 svg.${NS} text.kansci-empty { fill: var(--jp-content-font-color2, #888); font-size: 11px; text-anchor: middle; }
+.kansci-readout { position: absolute; left: 4px; bottom: 2px; font-size: 10px; padding: 0 4px;
+  color: var(--jp-content-font-color1, #262626); background: var(--jp-layout-color0, #fff);
+  opacity: 0.9; pointer-events: none; white-space: nowrap; }
+svg.${NS} line.kansci-guide { stroke: var(--jp-content-font-color2, #888); stroke-dasharray: 2 2; }
 svg.${NS} path.kansci-line { fill: none; stroke-width: 1.5; stroke-linejoin: round; stroke-linecap: round; }
 `;
 
@@ -159,13 +163,38 @@ function decimate(pts) {
   return out;
 }
 
+function seriesOf(state) {
+  return (Array.isArray(state.series) ? state.series : [])
+    .filter((s) => s && typeof s === "object")
+    .map((s) => ({ name: s.name, mode: s.mode, color: s.color, x: vec(s.x), y: vec(s.y) }));
+}
+
+// The value of each line series at x (its point nearest in x), for the hover read-out:
+// [{name, x, y}] with the nearest point's own x and y.
+export function valuesAt(state, x) {
+  const out = [];
+  for (const s of seriesOf(state)) {
+    if (s.mode === "markers") continue;
+    let best = -1;
+    let gap = Infinity;
+    const n = Math.min(s.x.length, s.y.length);
+    for (let k = 0; k < n; k++) {
+      const d = Math.abs(toNum(s.x[k]) - x);
+      if (d < gap && Number.isFinite(toNum(s.y[k]))) {
+        gap = d;
+        best = k;
+      }
+    }
+    if (best >= 0) out.push({ name: String(s.name ?? ""), x: toNum(s.x[best]), y: toNum(s.y[best]) });
+  }
+  return out;
+}
+
 export function buildSVG(state) {
   const W = Math.max(80, toNum(state.width) || 360);
   const H = Math.max(60, toNum(state.height) || 240);
   const logY = !!state.log_y;
-  const series = (Array.isArray(state.series) ? state.series : [])
-    .filter((s) => s && typeof s === "object")
-    .map((s) => ({ name: s.name, mode: s.mode, color: s.color, x: vec(s.x), y: vec(s.y) }));
+  const series = seriesOf(state);
   const title = state.title ? String(state.title) : "";
   const xl = state.x_label ? String(state.x_label) : "";
   const yl = state.y_label ? String(state.y_label) : "";
@@ -231,8 +260,10 @@ export function buildSVG(state) {
   const Y = (y) => mT + ph - ((y - ly0) / (ly1 - ly0)) * ph;
 
   const out = [];
+  // the plot frame and its x range, for the hover read-out
+  const frame = [mL, mT, pw, ph, x0, x1].map((v) => +v.toPrecision(12)).join(" ");
   out.push(
-    `<svg class="${NS}" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`
+    `<svg class="${NS}" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" data-frame="${frame}">`
   );
   const clipId = "kc" + Math.random().toString(36).slice(2, 10);
   out.push(`<defs><clipPath id="${clipId}"><rect x="${mL}" y="${mT}" width="${pw}" height="${ph}"/></clipPath></defs>`);
@@ -404,14 +435,51 @@ function render({ model, el }) {
   wrap.className = `${NS}-wrap`;
   const style = document.createElement("style");
   style.textContent = CSS + KANSCI_BAR_CSS;
-  figure.replaceChildren(wrap, kansciToolbar(() => wrap.querySelector("svg"), "kansci-plot"));
+  const readout = document.createElement("div");
+  readout.className = "kansci-readout";
+  figure.replaceChildren(wrap, readout, kansciToolbar(() => wrap.querySelector("svg"), "kansci-plot"));
   el.replaceChildren(style, figure);
+  let state = {};
 
   const draw = () => {
-    const state = {};
+    state = {};
     for (const k of KEYS) state[k] = model.get(k);
     wrap.innerHTML = buildSVG(state);
+    readout.textContent = "";
   };
+
+  // hover: a guide line at the pointer and each line series' value there
+  const onMove = (ev) => {
+    const svg = wrap.querySelector("svg");
+    if (!svg || !svg.dataset.frame) return;
+    const [mL, mT, pw, ph, x0, x1] = svg.dataset.frame.split(" ").map(Number);
+    const r = svg.getBoundingClientRect();
+    const px = ((ev.clientX - r.left) * Number(svg.getAttribute("width"))) / r.width;
+    let guide = svg.querySelector("line.kansci-guide");
+    if (px < mL || px > mL + pw) {
+      readout.textContent = "";
+      if (guide) guide.remove();
+      return;
+    }
+    const x = x0 + ((px - mL) / pw) * (x1 - x0);
+    const values = valuesAt(state, x);
+    if (!values.length) return;
+    const g = (v) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : +v.toPrecision(4));
+    readout.textContent = [`x = ${g(values[0].x)}`, ...values.map((v) => `${v.name} = ${g(v.y)}`)].join("   ");
+    if (!guide) {
+      guide = document.createElementNS("http://www.w3.org/2000/svg", "line");
+      guide.setAttribute("class", "kansci-guide");
+      svg.appendChild(guide);
+    }
+    for (const [k, v] of [["x1", px], ["x2", px], ["y1", mT], ["y2", mT + ph]]) guide.setAttribute(k, v);
+  };
+  const onLeave = () => {
+    readout.textContent = "";
+    const guide = wrap.querySelector("line.kansci-guide");
+    if (guide) guide.remove();
+  };
+  wrap.addEventListener("mousemove", onMove);
+  wrap.addEventListener("mouseleave", onLeave);
 
   let pending = 0;
   const schedule = () => {
@@ -429,6 +497,8 @@ function render({ model, el }) {
   return () => {
     if (pending && typeof cancelAnimationFrame === "function") cancelAnimationFrame(pending);
     for (const k of KEYS) model.off(`change:${k}`, schedule);
+    wrap.removeEventListener("mousemove", onMove);
+    wrap.removeEventListener("mouseleave", onLeave);
   };
 }
 
