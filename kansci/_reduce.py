@@ -187,18 +187,13 @@ def combine(kind: str, xi, xj):
             "product": lambda: xi * xj}[kind]()
 
 
-def separation(f: Surrogate, x: Tensor, threshold: float, mode: str, n: int = 256,
-               seed: int = 0) -> list[list[int]]:
-    """Groups of variables that interact under ``mode`` ("add" or "mul"); one group means f is
-    not separable that way. x (N, d) samples the domain; the test points mix coordinates of
-    random samples, so they stay inside the box the data spans."""
-    return split_with_margin(f, x, threshold, mode, n, seed)[0]
-
-
 def split_with_margin(f: Surrogate, x: Tensor, threshold: float, mode: str, n: int = 256,
                       seed: int = 0) -> tuple[list[list[int]], float]:
-    """``separation``'s groups and how clean the split is: the largest statistic taken as zero
-    over the smallest one taken as a coupling (0: perfectly clean; 1 when nothing splits)."""
+    """Groups of variables that interact under ``mode`` ("add" or "mul"; one group: f is not
+    separable that way), and how clean the split is: the largest statistic taken as zero over
+    the smallest one taken as a coupling (0: perfectly clean; 1 when nothing splits). x (N, d)
+    samples the domain; the test points mix coordinates of random samples, so they stay
+    inside the box the data spans."""
     d = x.shape[1]
     gen = torch.Generator().manual_seed(int(seed))
     pick = lambda: x[torch.randint(x.shape[0], (n,), generator=gen)]  # noqa: E731

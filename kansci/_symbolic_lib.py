@@ -15,7 +15,6 @@ import torch
 from torch import Tensor
 
 Y_MAX = 1e6  # bound on |f| for functions with poles
-_X_MIN = Y_MAX ** -1.0  # |x| floor for 1/x
 
 
 @dataclass(frozen=True)

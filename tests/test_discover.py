@@ -34,9 +34,15 @@ def _picked(proposals, x, y, symbols, route: str):
     return search.choice()["formula"] if search.exact() else None
 
 
-def test_discover_recovers_an_additive_law_exactly():
+@pytest.fixture(scope="module")
+def additive():
+    """sin(x_1) + cos(2 x_2) on [-2, 2]^2 and what discover finds (one run for the tests)."""
     X, y = _data(lambda x: torch.sin(x[:, 0]) + torch.cos(2 * x[:, 1]), 2, -2, 2)
-    res = ks.discover(X, y, progress=False)
+    return X, y, ks.discover(X, y, progress=False, budget_s=30)
+
+
+def test_discover_recovers_an_additive_law_exactly(additive):
+    X, y, res = additive
     x1, x2 = sympy.symbols("x_1 x_2")
     assert _equal(res.formula, sympy.sin(x1) + sympy.cos(2 * x2))
     assert res.r2 > 1 - 1e-9
@@ -115,9 +121,8 @@ def test_discover_is_deterministic_for_a_seed():
     assert a.formula == b.formula and a.r2 == b.r2
 
 
-def test_discovery_exports_latex_numpy_and_torch():
-    X, y = _data(lambda x: torch.sin(x[:, 0]) + torch.cos(2 * x[:, 1]), 2, -2, 2)
-    res = ks.discover(X, y, progress=False)
+def test_discovery_exports_latex_numpy_and_torch(additive):
+    X, y, res = additive
     assert "\\sin" in res.latex() and "\\cos" in res.latex()
     np.testing.assert_allclose(res.numpy()(X.numpy()), y.numpy(), atol=1e-8)
     torch.testing.assert_close(res.torch()(X), y, atol=1e-8, rtol=0)

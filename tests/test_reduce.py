@@ -109,19 +109,19 @@ def test_combine_on_tensors_and_symbols():
 def test_additive_separation_groups():
     x = _samples(3)
     f = lambda z: z[:, 0] * z[:, 1] + torch.sin(z[:, 2])  # noqa: E731
-    assert reduce.separation(f, x, 1e-6, "add") == [[0, 1], [2]]
-    assert reduce.separation(f, x, 1e-6, "mul") == [[0, 1, 2]]
+    assert reduce.split_with_margin(f, x, 1e-6, "add")[0] == [[0, 1], [2]]
+    assert reduce.split_with_margin(f, x, 1e-6, "mul")[0] == [[0, 1, 2]]
 
 
 def test_multiplicative_separation_with_and_without_sign_changes():
     x = _samples(4)
     signed = lambda z: (z[:, 0] + z[:, 1]) * (z[:, 2] + z[:, 3])  # noqa: E731
-    assert reduce.separation(signed, x, 1e-6, "mul") == [[0, 1], [2, 3]]
+    assert reduce.split_with_margin(signed, x, 1e-6, "mul")[0] == [[0, 1], [2, 3]]
     def positive(z):
         return torch.exp(z[:, 0] * z[:, 1]) * (z[:, 2] + 2) * (z[:, 3] ** 2 + 1)
 
-    assert reduce.separation(positive, x, 1e-6, "mul") == [[0, 1], [2], [3]]
-    assert reduce.separation(positive, x, 1e-6, "add") == [[0, 1, 2, 3]]
+    assert reduce.split_with_margin(positive, x, 1e-6, "mul")[0] == [[0, 1], [2], [3]]
+    assert reduce.split_with_margin(positive, x, 1e-6, "add")[0] == [[0, 1, 2, 3]]
 
 
 def _product3(z):
@@ -132,8 +132,9 @@ def test_multiplicative_separation_when_f_crosses_zero_with_noise():
     for seed in range(3):
         x = _samples(6, seed=seed)
         # sin(P) is nearly a product wherever |P| is small: still one group
-        assert reduce.separation(lambda z: torch.sin(_product3(z)), x, 0.01, "mul",
-                                 seed=seed) == [[0, 1, 2, 3, 4, 5]]
+        groups = reduce.split_with_margin(lambda z: torch.sin(_product3(z)), x, 0.01, "mul",
+                                          seed=seed)[0]
+        assert groups == [[0, 1, 2, 3, 4, 5]]
         gen = torch.Generator().manual_seed(seed)
         sd = float(_product3(x).std())
 
