@@ -337,3 +337,12 @@ def test_drawing_the_network_leaves_the_models_scores_alone(trained):
     l, i, j = next((l, i, j) for l, layer in enumerate(model.layers)
                    for i, j in layer.mask.nonzero().tolist())
     assert alphas[f"{l},{i},{j}"] == pytest.approx(math.tanh(3 * float(model.edge_scores[l][i, j])))
+
+
+def test_hidden_nodes_left_without_edges_are_drawn_faded(trained):
+    model, ds = trained
+    model = _clone(model)
+    with torch.no_grad():  # every edge out of hidden node 1 pruned
+        model.layers[1].mask[1, :] = model.layers[1].sym_mask[1, :] = 0
+    faded = {n["id"] for n in network_view(model, ds["train_input"])["nodes"] if n["faded"]}
+    assert faded == {"n1,1"}

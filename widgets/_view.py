@@ -47,9 +47,25 @@ def subnode_owner(model, l: int) -> list[int]:
     return owner
 
 
+def _dead_ends(model) -> list[set[int]]:
+    """Per row, the hidden nodes that no active edge reaches or none leaves (left by pruning
+    edges): they carry nothing to the outputs, and are drawn faded."""
+    def active(layer):
+        return ((layer.mask != 0) | (layer.sym_mask != 0))
+
+    dead = [set() for _ in model.width_in]
+    for r in range(1, model.depth):
+        owner = subnode_owner(model, r - 1)
+        reached = {owner[j] for j in active(model.layers[r - 1]).any(0).nonzero()[:, 0].tolist()}
+        leaving = set(active(model.layers[r]).any(1).nonzero()[:, 0].tolist())
+        dead[r] = set(range(model.width_in[r])) - (reached & leaving)
+    return dead
+
+
 def _nodes(model, faded_nodes) -> list[dict]:
     ins, outs = _names(model)
     rows = model.width_in
+    dead = _dead_ends(model)
     nodes = []
     for r, n in enumerate(rows):
         n_sum = model.width[r][0]
@@ -60,7 +76,7 @@ def _nodes(model, faded_nodes) -> list[dict]:
                 kind, label = "output", outs[k]
             else:
                 kind, label = ("sum" if k < n_sum else "mult"), ""
-            faded = bool(faded_nodes is not None and faded_nodes[r][k])
+            faded = bool(faded_nodes is not None and faded_nodes[r][k]) or k in dead[r]
             nodes.append({"id": node_id(r, k), "row": r, "index": k, "kind": kind,
                           "label": label, "x": (k + 0.5) / n, "faded": faded})
     return nodes
