@@ -206,6 +206,17 @@ def wait_for_idle(page, timeout: float = 60_000) -> None:
     idle.first.wait_for(timeout=timeout)
 
 
+def write_notebook(path, *sources: str) -> Path:
+    """A notebook at ``path`` with one code cell per source, for the python3 kernel."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return Path(path)
+
+
 def open_notebook(page, url: str, timeout: float = 60_000) -> None:
     """Open a notebook URL (LabServer.url) and wait for its cells and an idle kernel."""
     page.goto(url)

@@ -14,10 +14,8 @@ import time
 
 import pytest
 
-import nbformat
-
 from browser import (browser_page, lab_server, open_notebook, require_browser, run_all,
-                     run_new_cell, screenshot)
+                     run_new_cell, screenshot, write_notebook)
 
 SETUP = """\
 import torch, kansci as ks
@@ -48,13 +46,6 @@ wide_ex = wide.plot((xw, (xw[:, :3] ** 2).sum(1, keepdim=True)))
 wide_ex"""
 
 
-def _notebook(path):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nbformat.write(nb, path)
-
-
 def _curve_points(page, explorer) -> int:
     """Vertices of the training loss curve drawn in an explorer."""
     d = explorer.locator('g[data-series="train"] path').first.get_attribute("d") or ""
@@ -63,7 +54,7 @@ def _curve_points(page, explorer) -> int:
 
 def test_explorer_snap_formula_train_stop(tmp_path):
     require_browser()
-    _notebook(tmp_path / "explorer.ipynb")
+    write_notebook(tmp_path / "explorer.ipynb", SETUP)
     t = {}
     with lab_server([tmp_path / "explorer.ipynb"]) as lab, browser_page() as page:
         open_notebook(page, lab.url("explorer.ipynb"))
@@ -257,10 +248,7 @@ def _luminance(css_colour: str) -> float:
 
 def test_explorer_in_the_dark_theme_and_copy_latex(tmp_path):
     require_browser()
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(DARK)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nbformat.write(nb, tmp_path / "dark.ipynb")
+    write_notebook(tmp_path / "dark.ipynb", DARK)
     theme = {"@jupyterlab/apputils-extension/themes": {"theme": "JupyterLab Dark"}}
     with lab_server([tmp_path / "dark.ipynb"], settings=theme) as lab, browser_page() as page:
         page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.base)

@@ -4,10 +4,8 @@ Harness: tests/browser.py. Skipped without Chromium unless $CI is set (then it f
 
 import time
 
-import nbformat
-
 from browser import (browser_page, lab_server, open_notebook, require_browser, run_all,
-                     run_new_cell, screenshot, wait_for_text)
+                     run_new_cell, screenshot, wait_for_text, write_notebook)
 
 WIDGET = '''\
 import anywidget, traitlets
@@ -40,10 +38,7 @@ w'''
 
 def test_browser_widget_round_trip(tmp_path):
     require_browser()
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(WIDGET)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nbformat.write(nb, tmp_path / "smoke.ipynb")
+    write_notebook(tmp_path / "smoke.ipynb", WIDGET)
 
     t = {}
     t0 = time.monotonic()
