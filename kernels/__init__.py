@@ -4,15 +4,30 @@
 inside the matmul tiles, and ``SplineLayer`` (an autograd function over them). ``MultKAN`` uses
 them on CUDA tensors (``backend="auto"``, or always with ``backend="triton"``).
 
-Triton decides when it is first imported whether kernels are compiled for the GPU or run in its
-interpreter (TRITON_INTERPRET=1). On a machine without CUDA, where compiled kernels cannot run,
-importing this package before Triton sets TRITON_INTERPRET=1 so the kernels run, slowly, on CPU
-tensors (``backend="triton"`` on CPU: tests, debugging). With CUDA nothing is changed.
+On a machine without CUDA, where compiled kernels cannot run, these kernels are made for
+Triton's interpreter and run, slowly, on CPU tensors (``backend="triton"`` on CPU: tests,
+debugging). Triton makes the functions of its own language library for the interpreter only if
+it is first imported with TRITON_INTERPRET=1, so this package imports it with that variable set
+for the import alone, and then switches Triton's setting on only while its own kernels are
+defined and launched (``spline_layer.interpreting``): the process environment is left as it
+was. With CUDA nothing changes; TRITON_INTERPRET=1 interprets every kernel, as Triton does.
 """
 import os
 import sys
 
 import torch
 
+LIBRARY_INTERPRETED = False  # Triton was first imported here, for its interpreter
 if "triton" not in sys.modules and not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
+    _before = os.environ.get("TRITON_INTERPRET")
+    os.environ["TRITON_INTERPRET"] = "1"
+    try:
+        import triton  # noqa: F401
+        LIBRARY_INTERPRETED = True
+    except ImportError:  # without Triton there are no kernels (kansci._backend says so)
+        pass
+    finally:
+        if _before is None:
+            del os.environ["TRITON_INTERPRET"]
+        else:
+            os.environ["TRITON_INTERPRET"] = _before

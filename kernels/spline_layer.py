@@ -13,12 +13,13 @@ built in registers and never written to global memory:
 ``SplineLayer`` wraps them as an autograd function of (x, weight). Accumulation is
 fp32. ``MultKAN(backend=...)`` dispatches here (``kansci._backend``).
 
-``INTERPRETED``: the kernels run in Triton's interpreter (on CPU tensors), as they do on a
-machine without CUDA (see ``kansci.kernels``).
+``INTERPRETED``: the kernels run in Triton's interpreter (on CPU tensors): asked for
+(TRITON_INTERPRET=1), or on a machine without CUDA (see ``kansci.kernels``).
 """
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import torch
 import triton
@@ -26,13 +27,43 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-try:  # how Triton was started (see kansci.kernels)
-    INTERPRETED = bool(triton.knobs.runtime.interpret)
-except AttributeError:  # Triton < 3.4
-    INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"
+from . import LIBRARY_INTERPRETED
+
+_KNOBS = getattr(triton, "knobs", None)  # Triton >= 3.4: its settings, besides the environment
 
 
-@triton.jit
+def _asked() -> bool:
+    """Whether Triton interprets every kernel anyway (TRITON_INTERPRET=1, or its setting)."""
+    if _KNOBS is not None:
+        return bool(_KNOBS.runtime.interpret)
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+# interpreted when asked for, or where kansci.kernels imported Triton for its interpreter (on a
+# machine without CUDA; Triton < 3.4 has no setting of its own: there only when asked for)
+INTERPRETED = _asked() or (LIBRARY_INTERPRETED and _KNOBS is not None)
+
+
+@contextmanager
+def interpreting():
+    """Triton's interpreter switched on for the block where these kernels are defined or
+    launched and nobody asked for it (Triton's own setting, restored after: the process
+    environment is not written, and other Triton code runs as it would)."""
+    if not INTERPRETED or _asked():
+        yield
+        return
+    with _KNOBS.runtime.scope():
+        _KNOBS.runtime.interpret = True
+        yield
+
+
+def _jit(fn):
+    """``triton.jit``, for the interpreter where the kernels are interpreted."""
+    with interpreting():
+        return triton.jit(fn)
+
+
+@_jit
 def _features(xb, i, grid_ptr, tab_ptr, n_in, n_knots, n_cols, in_b, fcol, knot,
               F: tl.constexpr, K: tl.constexpr, DERIV: tl.constexpr):
     """The (BLOCK_B, F_PAD) features of input i at xb (or, with DERIV, their x-derivatives)."""
@@ -57,7 +88,7 @@ def _features(xb, i, grid_ptr, tab_ptr, n_in, n_knots, n_cols, in_b, fcol, knot,
     return tl.where(fcol[None, :] == 0, base[:, None], vals)
 
 
-@triton.jit
+@_jit
 def _forward_kernel(x_ptr, grid_ptr, tab_ptr, w_ptr, y_ptr, n_batch, n_in, n_out, n_knots,
                     n_cols, F: tl.constexpr, K: tl.constexpr, F_PAD: tl.constexpr,
                     KNOTS_PAD: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_O: tl.constexpr):
@@ -83,15 +114,16 @@ def spline_layer_forward(x: Tensor, grid: Tensor, table, weight: Tensor,
     """The spline (and silu base) part of a KAN layer: x (batch, in) -> (batch, out).
 
     grid (in, G+2k+1); table: a dense ``basis_table(grid, k, local=False)``; weight
-    (in, G+k+1, out) as ``KANLayer.weight()``. All on one device (CPU runs in the Triton
-    interpreter, which must be switched on with TRITON_INTERPRET=1 before Triton is imported)."""
+    (in, G+k+1, out) as ``KANLayer.weight()``. All on one device (on CPU tensors the kernels
+    run in Triton's interpreter: ``INTERPRETED``)."""
     x, grid, rows, weight, meta = _launch(x, grid, table, weight, block_b, block_o)
     n_batch, n_in = x.shape
     n_out = weight.shape[2]
     y = torch.empty(n_batch, n_out, dtype=x.dtype, device=x.device)
     tiles = (triton.cdiv(n_batch, block_b), triton.cdiv(n_out, block_o))
-    _forward_kernel[tiles](x, grid, rows, weight, y, n_batch, n_in, n_out, grid.shape[1],
-                           rows.shape[1], **meta)
+    with interpreting():
+        _forward_kernel[tiles](x, grid, rows, weight, y, n_batch, n_in, n_out, grid.shape[1],
+                               rows.shape[1], **meta)
     return y
 
 
@@ -110,7 +142,7 @@ def _launch(x: Tensor, grid: Tensor, table, weight: Tensor, block_b: int, block_
             table.rows.contiguous().to(torch.float32), weight.contiguous(), meta)
 
 
-@triton.jit
+@_jit
 def _grad_weight_kernel(x_ptr, grid_ptr, tab_ptr, dy_ptr, dw_ptr, n_batch, n_in, n_out, n_knots,
                         n_cols, F: tl.constexpr, K: tl.constexpr, F_PAD: tl.constexpr,
                         KNOTS_PAD: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_O: tl.constexpr):
@@ -136,7 +168,7 @@ def _grad_weight_kernel(x_ptr, grid_ptr, tab_ptr, dy_ptr, dw_ptr, n_batch, n_in,
              mask=(fcol < F)[:, None] & in_o[None, :])
 
 
-@triton.jit
+@_jit
 def _grad_x_kernel(x_ptr, grid_ptr, tab_ptr, w_ptr, dy_ptr, dx_ptr, n_batch, n_in, n_out,
                    n_knots, n_cols, F: tl.constexpr, K: tl.constexpr, F_PAD: tl.constexpr,
                    KNOTS_PAD: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_O: tl.constexpr):
@@ -170,11 +202,13 @@ def spline_layer_backward(x: Tensor, grid: Tensor, table, weight: Tensor, dy: Te
     n_batch, n_in = x.shape
     n_feat, n_out = weight.shape[1], weight.shape[2]
     dw = torch.empty(n_in, n_feat, n_out, dtype=torch.float32, device=x.device)
-    _grad_weight_kernel[(n_in, triton.cdiv(n_out, block_o))](
-        x, grid, rows, dy, dw, n_batch, n_in, n_out, grid.shape[1], rows.shape[1], **meta)
     dx = torch.empty(n_batch, n_in, dtype=torch.float32, device=x.device)
-    _grad_x_kernel[(triton.cdiv(n_batch, block_b),)](
-        x, grid, rows, weight, dy, dx, n_batch, n_in, n_out, grid.shape[1], rows.shape[1], **meta)
+    with interpreting():
+        _grad_weight_kernel[(n_in, triton.cdiv(n_out, block_o))](
+            x, grid, rows, dy, dw, n_batch, n_in, n_out, grid.shape[1], rows.shape[1], **meta)
+        _grad_x_kernel[(triton.cdiv(n_batch, block_b),)](
+            x, grid, rows, weight, dy, dx, n_batch, n_in, n_out, grid.shape[1], rows.shape[1],
+            **meta)
     return dx.to(x.dtype), dw.to(weight.dtype)
 
 

@@ -1,9 +1,9 @@
 """Triton kernels for the KAN layer, run in the Triton interpreter (no GPU needed), and their
 dispatch from MultKAN (backend="triton" on CPU tensors).
 
-TRITON_INTERPRET must be set before Triton is first imported (kansci.kernels does it on a
-machine without CUDA); it is also set at the top of this module so these tests interpret on a
-GPU machine, and Triton is imported only inside the tests."""
+TRITON_INTERPRET is set at the top of this module so these tests interpret on a GPU machine
+as well; without it, on a machine without CUDA, kansci.kernels interprets its own kernels
+without writing the environment (the last test, in a fresh process)."""
 import os
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
@@ -172,3 +172,35 @@ def test_kernel_path_refuses_second_derivatives_and_other_base_functions():
         torch.autograd.grad(g.sum(), x)
     with pytest.raises(ValueError, match="silu"):
         ks.MultKAN([2, 2, 1], base_fun="identity", backend="triton")
+
+
+_FRESH = """
+import os, torch
+import kansci as ks
+from kansci.kernels.spline_layer import INTERPRETED
+import triton
+x = torch.rand(64, 3, generator=torch.Generator().manual_seed(0)) * 2 - 1
+ref = ks.MultKAN([3, 4, 2], grid=5, seed=0, backend="torch")
+tri = ks.MultKAN([3, 4, 2], grid=5, seed=0, backend="triton")
+y_ref, y_tri = ref(x), tri(x)
+y_tri.square().sum().backward()
+diff = float((y_ref - y_tri).abs().max())
+knob = bool(triton.knobs.runtime.interpret) if hasattr(triton, "knobs") else None
+print(INTERPRETED, "TRITON_INTERPRET" in os.environ, knob, diff < 1e-4,
+      tri.layers[0].coef.grad is not None)
+"""
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the kernels are compiled")
+def test_kernels_interpret_on_cpu_without_writing_the_environment():
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    run = subprocess.run([sys.executable, "-c", _FRESH], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    interpreted, env_written, knob, close, grad = run.stdout.split()
+    assert (interpreted, close, grad) == ("True", "True", "True")
+    if knob != "None":  # Triton >= 3.4: its own setting, restored after each use; no env
+        assert (knob, env_written) == ("False", "False")
