@@ -8,6 +8,8 @@ The model is not changed (its stored attribution scores are left alone).
 """
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import torch
 
@@ -55,7 +57,7 @@ def draw(model, x, beta: float = 3.0, metric: str = "backward", scale: float = 0
         sub_node = to_subnodes(torch.arange(model.width_in[l + 1]), model.width[l + 1][0],
                                model.mult_arity[l + 1]).tolist()
         x_in, x_next = _node_x(n_in), _node_x(model.width_in[l + 1])
-        active = ((layer.mask != 0) | (layer.sym_mask != 0))
+        active = layer.active
         edges = active.nonzero().tolist()
         if not edges:
             continue
@@ -135,8 +137,7 @@ def draw_figure(model, x, path=None, **style):
         raise ImportError("model.plot() outside Jupyter draws with matplotlib: pip install "
                           "matplotlib.") from err
     if path is not None:
-        suffix = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else ""
-        if suffix not in _FORMATS:
+        if pathlib.Path(path).suffix.lower().lstrip(".") not in _FORMATS:
             raise ValueError(f"path {str(path)!r}: the figure is saved as one of "
                              f".{', .'.join(_FORMATS)} (matplotlib), chosen by the suffix.")
     fig = draw(model, x, **style)

@@ -81,6 +81,12 @@ class KANLayer(nn.Module):
     def n_basis(self) -> int:
         return self.grid.shape[1] - self.k - 1
 
+    @property
+    def active(self) -> Tensor:
+        """(in, out) bool: the edges present, as a spline or as a symbolic function (a pruned
+        edge is neither)."""
+        return (self.mask != 0) | (self.sym_mask != 0)
+
     def extra_repr(self) -> str:
         return f"in={self.in_dim}, out={self.out_dim}, grid={self.num}, k={self.k}"
 

@@ -161,7 +161,7 @@ class MultKAN(nn.Module):
     @property
     def n_edge(self) -> int:
         """Number of active edges (spline or symbolic)."""
-        return int(sum(((l.mask != 0) | (l.sym_mask != 0)).sum() for l in self.layers))
+        return int(sum(layer.active.sum() for layer in self.layers))
 
     def config(self) -> dict:
         """JSON-able constructor arguments that rebuild this architecture."""
@@ -411,8 +411,9 @@ class MultKAN(nn.Module):
         """A token that changes whenever the model does: compare two readings to learn whether
         anything changed in between (the explorer follows changes made from code this way).
         It holds the widths (first), every parameter's and buffer's identity and in-place
-        version, the snapped functions' names, the number of fits run and the variable names (a fit updates its
-        parameters through a flat buffer, which their versions do not see)."""
+        version, the snapped functions' names, the number of fits run (a fit updates its
+        parameters through a flat buffer, which their versions do not see) and the variable
+        names."""
         tensors = tuple((id(t), t._version) for t in (*self.parameters(), *self.buffers()))
         names = tuple(tuple(map(tuple, layer.sym_names)) for layer in self.layers)
         return (repr(self.width), tensors, names, getattr(self, "_fits", 0),

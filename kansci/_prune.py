@@ -93,7 +93,7 @@ def prune_edge(model, threshold: float = 3e-2, x=None):
     model = copy_model(model)
     with torch.no_grad():
         for l, layer in enumerate(model.layers):
-            active = (layer.mask != 0) | (layer.sym_mask != 0)
+            active = layer.active
             gone = active & (model.edge_scores[l] < threshold)
             _fold(model, l, gone, stats[l].edge_mean)
             layer.mask[gone] = 0.0
@@ -138,11 +138,11 @@ def prune_plan(model, node_th: float = 1e-2, edge_th: float = 3e-2, x=None):
     attribute(pruned, x)
     edges = []
     for l, layer in enumerate(model.layers):
-        active = (layer.mask != 0) | (layer.sym_mask != 0)
+        active = layer.active
         ins = keep[l].nonzero()[:, 0]
         outs = to_subnodes(keep[l + 1], model.width[l + 1][0], model.mult_arity[l + 1]).nonzero()[:, 0]
         small = pruned.layers[l]
-        stay = ((small.mask != 0) | (small.sym_mask != 0)) & ~(pruned.edge_scores[l] < edge_th)
+        stay = small.active & ~(pruned.edge_scores[l] < edge_th)
         gone = active.clone()
         gone[ins[:, None], outs[None, :]] = active[ins][:, outs] & ~stay
         edges.append(gone)

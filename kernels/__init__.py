@@ -10,7 +10,9 @@ debugging). Triton makes the functions of its own language library for the inter
 it is first imported with TRITON_INTERPRET=1, so this package imports it with that variable set
 for the import alone, and then switches Triton's setting on only while its own kernels are
 defined and launched (``spline_layer.interpreting``): the process environment is left as it
-was. With CUDA nothing changes; TRITON_INTERPRET=1 interprets every kernel, as Triton does.
+was. Triton < 3.4 has no setting of its own and reads the variable whenever a kernel is
+defined, so there TRITON_INTERPRET=1 stays set, as before. With CUDA nothing changes;
+TRITON_INTERPRET=1 interprets every kernel, as Triton does.
 """
 import os
 import sys
@@ -22,11 +24,11 @@ if "triton" not in sys.modules and not torch.cuda.is_available():
     _before = os.environ.get("TRITON_INTERPRET")
     os.environ["TRITON_INTERPRET"] = "1"
     try:
-        import triton  # noqa: F401
+        import triton
         LIBRARY_INTERPRETED = True
     except ImportError:  # without Triton there are no kernels (kansci._backend says so)
-        pass
-    finally:
+        triton = None
+    if triton is None or hasattr(triton, "knobs"):  # else Triton < 3.4: the variable stays
         if _before is None:
             del os.environ["TRITON_INTERPRET"]
         else:

@@ -40,8 +40,8 @@ def _asked() -> bool:
 
 
 # interpreted when asked for, or where kansci.kernels imported Triton for its interpreter (on a
-# machine without CUDA; Triton < 3.4 has no setting of its own: there only when asked for)
-INTERPRETED = _asked() or (LIBRARY_INTERPRETED and _KNOBS is not None)
+# machine without CUDA)
+INTERPRETED = _asked() or LIBRARY_INTERPRETED
 
 
 @contextmanager

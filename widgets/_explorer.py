@@ -313,9 +313,10 @@ class Explorer(w.VBox):
         outs = [sympy.Symbol(str(o)) for o in
                 (self.state.model.out_vars or [f"y_{k + 1}" for k in range(len(exprs))])]
         latex = " \\\\ ".join(f"{sympy.latex(o)} = {sympy.latex(e)}" for o, e in zip(outs, exprs))
-        text = "; ".join(f"{o} = {e}" for o, e in zip(outs, exprs))
+        lines = [f"{o} = {e}" for o, e in zip(outs, exprs)]
+        text = "; ".join(lines)
         self.copy_latex.text = latex
-        self.copy_sympy.text = "\n".join(f"{o} = {e}" for o, e in zip(outs, exprs))
+        self.copy_sympy.text = "\n".join(lines)
         self.copy_latex.disabled = self.copy_sympy.disabled = False
         self.formula.value = (f'<div class="kansci-formula" style="font-size: 1.3em" '
                               f'data-formula="{html.escape(text)}">$${latex}$$</div>')
@@ -425,7 +426,6 @@ def _watch_cells(explorer: Explorer):
 
     shell.events.register("post_run_cell", after_cell)
     return stop
-
 
 
 def rounded(expr: sympy.Expr, digits: int) -> sympy.Expr:

@@ -138,7 +138,7 @@ class ExplorerState:
         l, i, j = self.selected
         layers = self.model.layers
         if (l < len(layers) and i < layers[l].in_dim and j < layers[l].out_dim
-                and bool(layers[l].mask[i, j] != 0 or layers[l].sym_mask[i, j] != 0)
+                and bool(layers[l].active[i, j])
                 and (widths is None or widths == repr(self.model.width))):
             return False
         self.selected = None

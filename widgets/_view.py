@@ -50,14 +50,11 @@ def subnode_owner(model, l: int) -> list[int]:
 def _dead_ends(model) -> list[set[int]]:
     """Per row, the hidden nodes that no active edge reaches or none leaves (left by pruning
     edges): they carry nothing to the outputs, and are drawn faded."""
-    def active(layer):
-        return ((layer.mask != 0) | (layer.sym_mask != 0))
-
     dead = [set() for _ in model.width_in]
     for r in range(1, model.depth):
         owner = subnode_owner(model, r - 1)
-        reached = {owner[j] for j in active(model.layers[r - 1]).any(0).nonzero()[:, 0].tolist()}
-        leaving = set(active(model.layers[r]).any(1).nonzero()[:, 0].tolist())
+        reached = {owner[j] for j in model.layers[r - 1].active.any(0).nonzero()[:, 0].tolist()}
+        leaving = set(model.layers[r].active.any(1).nonzero()[:, 0].tolist())
         dead[r] = set(range(model.width_in[r])) - (reached & leaving)
     return dead
 
@@ -118,7 +115,7 @@ def network_view(model, x: Tensor, faded=None, width: int = 640, height: int = 4
     faded_nodes, faded_edges = faded if faded is not None else (None, None)
     edges = []
     for l, layer in enumerate(model.layers):
-        active = (layer.mask != 0) | (layer.sym_mask != 0)
+        active = layer.active
         u, v = _layer_curves(layer, acts[l])
         owner = subnode_owner(model, l)
         scores = edge_scores[l]
