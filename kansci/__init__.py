@@ -14,8 +14,12 @@ from ._hypothesis import test_symmetry as test_symmetry
 from ._formula import Formula as Formula
 from ._discover import Discovery as Discovery
 from ._discover import discover as discover
+from ._sweep import SweepResult as SweepResult
+from ._sweep import discover_many as discover_many
+from ._distributed import shard as shard
 
-__all__ = ["MultKAN", "KAN", "create_dataset", "discover", "Discovery", "Formula", "kanpiler",
+__all__ = ["MultKAN", "KAN", "create_dataset", "discover", "Discovery", "discover_many",
+           "SweepResult", "shard", "Formula", "kanpiler",
            "add_symbolic", "SYMBOLIC_LIB", "detect_separability",
            "test_general_separability", "test_symmetry", "plot_tree", "KANRegressor",
            "KANClassifier"]

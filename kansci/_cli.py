@@ -1,5 +1,7 @@
 """The ``kansci`` command line: ``kansci discover data.csv --target y [--budget S]
-[--units "m=kg,v=m/s" --y-units J] [--task classification] [--json]``."""
+[--units "m=kg,v=m/s" --y-units J] [--task classification] [--json]``; with several files,
+targets (``--target y1,y2``) or seeds (``--seeds 0,1,2``), or with ``--jobs``/``--out``, a
+sweep (``kansci._cli_sweep``)."""
 from __future__ import annotations
 
 import argparse
@@ -11,17 +13,29 @@ import time
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="kansci", description="Symbolic discovery with KANs.")
     sub = ap.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("discover", help="find a closed-form formula for one column of a CSV file")
-    d.add_argument("csv", help="CSV file with a header row; every other column is an input")
-    d.add_argument("--target", required=True, help="name of the column to explain")
-    d.add_argument("--budget", type=float, default=60.0, help="seconds to spend (default 60)")
+    d = sub.add_parser(
+        "discover", help="find a closed-form formula for one column of a CSV file (or sweep "
+                         "several files, targets and seeds)")
+    d.add_argument("csv", nargs="+",
+                   help="CSV file(s) with a header row; every column but the targets is an input")
+    d.add_argument("--target", required=True,
+                   help="name of the column to explain; several, comma-separated, for a sweep")
+    d.add_argument("--budget", type=float, default=60.0,
+                   help="seconds to spend per task (default 60)")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seeds", default=None,
+                   help='a sweep over seeds, comma-separated ("0,1,2"): one task per seed')
     d.add_argument("--units", default=None,
                    help='units of the input columns, pint syntax: "m=kg,v=m/s" (every column)')
     d.add_argument("--y-units", default=None, help="units of the target column, e.g. J")
     d.add_argument("--task", choices=("regression", "classification"), default=None,
                    help="classification: the target holds class labels; one logit formula "
                         "per class")
+    d.add_argument("--jobs", type=int, default=None,
+                   help="a sweep: tasks run at once (joblib's n_jobs; -1: every core)")
+    d.add_argument("--out", default=None,
+                   help="a sweep: JSON lines file each result is appended to as it finishes; "
+                        "tasks already there with a result are skipped (failed ones rerun)")
     d.add_argument("--json", action="store_true", help="print the result as JSON")
     return ap
 
@@ -40,23 +54,37 @@ def parse_units_option(text: str) -> dict:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    import pandas as pd
-
-    from ._discover import discover
-
-    try:
-        frame = pd.read_csv(args.csv)
-    except (OSError, ValueError) as e:
-        print(f"kansci: cannot read {args.csv}: {e}", file=sys.stderr)
-        return 2
-    if args.target not in frame.columns:
-        print(f"kansci: no column {args.target!r} in {args.csv}; columns: "
-              f"{', '.join(map(str, frame.columns))}", file=sys.stderr)
-        return 2
-    X, y = frame.drop(columns=[args.target]), frame[args.target]
-    start = time.perf_counter()
     try:
         units = parse_units_option(args.units) if args.units is not None else None
+        targets = _names(args.target, "--target")
+        seeds = ([int(s) for s in _names(args.seeds, "--seeds")] if args.seeds is not None
+                 else [args.seed])
+    except ValueError as e:
+        print(f"kansci: {e}", file=sys.stderr)
+        return 2
+    if len(args.csv) > 1 or len(targets) > 1 or len(seeds) > 1 or args.out or args.jobs:
+        from ._cli_sweep import sweep
+
+        return sweep(args, targets, seeds, units)
+    return _single(args, units)
+
+
+def _names(text: str, option: str) -> list[str]:
+    """"a,b" -> ["a", "b"]; a clear error for an empty entry."""
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise ValueError(f"{option}: {text!r} has an empty entry (comma-separated, e.g. y1,y2).")
+    return items
+
+
+def _single(args, units) -> int:
+    """One file, one target, one seed: the formula printed (or JSON)."""
+    from ._discover import discover
+    from ._sweep import outcome, read_table
+
+    start = time.perf_counter()
+    try:
+        X, y = read_table(args.csv[0], args.target)
         res = discover(X, y, seed=args.seed, budget_s=args.budget, progress=not args.json,
                        units=units, y_units=args.y_units, task=args.task)
     except (ValueError, TypeError) as e:
@@ -66,16 +94,8 @@ def main(argv=None) -> int:
     if args.task == "classification":
         _print_classes(res, args, took)
     elif args.json:
-        out = {"target": args.target, "formula": str(res.formula), "latex": res.latex(),
-               "r2": res.r2, "variables": [str(v) for v in res.variables], "seconds": took,
-               "noise": res.noise,
-               "constants": [{"constant": str(r.constant), "value": r.value, "se": r.se,
-                              "snapped": bool(r.snapped)} for r in res.constants.itertuples()],
-               "equations": [{"complexity": int(r.complexity), "n_constants": int(r.n_constants),
-                              "nmse": float(r.nmse), "r2": float(r.r2), "score": float(r.score),
-                              "source": r.source, "formula": str(r.formula),
-                              "constants": r.constants, "picked": bool(r.picked)}
-                             for r in res.equations.itertuples()]}
+        out = {"target": args.target, "latex": res.latex(),
+               "variables": [str(v) for v in res.variables], "seconds": took, **outcome(res)}
         print(json.dumps(out, indent=1))
     else:
         print(f"{args.target} = {res.formula}")

@@ -174,3 +174,41 @@ def create_dataset(f: Callable[[Tensor], Tensor], n_var: int = 2, ranges=(-1.0, 
         train_y, test_y = (train_y - mu) / sd, (test_y - mu) / sd
     return {"train_input": train_x.to(device), "train_label": train_y.to(device),
             "test_input": test_x.to(device), "test_label": test_y.to(device)}
+
+
+class Batches:
+    """Minibatches from a ``torch.utils.data.DataLoader`` for ``fit``: one per step, epoch
+    after epoch (a sampler's ``set_epoch``, as a ``DistributedSampler`` has, is called at
+    each new epoch so that its shuffling changes). ``convert`` turns a batch (inputs, labels)
+    into checked tensors ((batch, n_in), labels)."""
+
+    def __init__(self, loader, convert):
+        self.loader, self.convert, self.epoch = loader, convert, 0
+        self._it = iter(loader)
+        self.first = self._draw()  # the first batch: its shapes are checked before fit starts
+        self._pending = self.first
+
+    def _draw(self):
+        try:
+            batch = next(self._it)
+        except StopIteration:
+            self.epoch += 1
+            sampler = getattr(self.loader, "sampler", None)
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(self.epoch)
+            self._it = iter(self.loader)
+            batch = next(self._it, None)
+            if batch is None:
+                raise ValueError("the DataLoader given to fit yields no batch.") from None
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            raise ValueError("a DataLoader given to fit must yield (inputs, labels) batches; "
+                             f"got {type(batch).__name__}"
+                             + (f" of {len(batch)} items." if hasattr(batch, "__len__") else "."))
+        return self.convert(batch)
+
+    def next(self):
+        """The next batch: (inputs (batch, n_in), labels)."""
+        if self._pending is not None:
+            batch, self._pending = self._pending, None
+            return batch
+        return self._draw()

@@ -1117,8 +1117,9 @@ def _wave(x: Tensor, y: Tensor, i: int, w0: float, deadline: float, queries: int
     sympy numbers, or None once the deadline passes."""
     x, y = x[:_WAVE_SAMPLES], y[:_WAVE_SAMPLES]  # in random order already
     rest = [j for j in range(x.shape[1]) if j != i]
-    z = x[:, rest]
-    z = (z - z.mean(0)) / z.std(0).clamp_min(1e-300)
+    z = x[:, rest]  # (n, d - 1); with no other variable every sample is a neighbour
+    if rest:
+        z = (z - z.mean(0)) / z.std(0).clamp_min(1e-300)
     k = min(k, x.shape[0])
     near = torch.cdist(z[:queries], z).topk(k, dim=1, largest=False).indices  # (q, k)
     mid = float(x[:, i].mean())

@@ -16,7 +16,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ._closure import forward, loss_and_grad, plan, step_data, supports
-from ._data import as_dataset
+from ._data import Batches, as_dataset
+from ._distributed import ranks
 from ._layer import feature_cov
 from ._lbfgs import LBFGS, flat_parameters
 from ._threads import fit_work, for_size
@@ -65,13 +66,16 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
         grid_update_num: int = 10, loss_fn: Callable | None = None, lr: float = 1.0,
         start_grid_update_step: int = -1, stop_grid_update_step: int = 50, batch: int = -1,
         callbacks=None, metrics=None, display_metrics=None, progress: bool = True,
-        seed: int = 0, threads: int | None = None, **pykan_options) -> dict:
+        seed: int = 0, threads: int | None = None, distributed: bool = False,
+        **pykan_options) -> dict:
     """Train ``model`` in place and return the loss history.
 
     Parameters
     ----------
     dataset : dict with train_input (N, n_in), train_label (N, n_out) and optionally
-        test_input / test_label; or X with ``y``; or a tuple (X, y). Arrays, tensors and pandas
+        test_input / test_label; or X with ``y``; or a tuple (X, y); or a
+        ``torch.utils.data.DataLoader`` of (inputs, labels) batches, one taken per step
+        (for data larger than memory; epochs repeat; no test loss is recorded). Arrays, tensors and pandas
         DataFrames are accepted (DataFrame columns name the model's inputs/outputs). With a
         ``loss_fn`` such as ``torch.nn.CrossEntropyLoss()``, labels may be integer class
         indices of shape (N,) or (N, 1) (the model's n_out outputs are then the class logits).
@@ -95,6 +99,13 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
         restored afterwards). None: 1 for problems of up to 2**24 multiply-adds per evaluation
         (e.g. [100, 10, 10, 1] on 1,000 samples; their operations are too small to gain from
         threads, and on a busy machine lose several-fold), the setting left alone above.
+    distributed : train on the ranks of a ``torch.distributed`` process group (a script
+        launched with ``torchrun --nproc-per-node N``; the group is initialised from its
+        environment unless the caller did it). Each rank passes its own shard of the data
+        (``kansci.shard(dataset)`` takes every N-th row) and gets the same model: losses and
+        gradients are averaged over all samples, grid updates use every rank's samples, and
+        rank 0's starting parameters are used everywhere (``kansci._distributed``). ``batch``
+        is then per rank. gloo (CPU) and NCCL (GPU) both work.
     **pykan_options : pykan's ``save_fig``, ``img_folder``, ``save_fig_freq``, ``beta``,
         ``in_vars``, ``out_vars``, ``singularity_avoiding``, ``y_th`` and ``reg_metric`` are
         accepted with a warning that says what kansci does instead; anything else is an error.
@@ -112,8 +123,16 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
     _check_args(opt, steps, lamb, batch, lr, grid_update_num, log)
     _pykan_options(pykan_options)
     metrics = _check_metrics(metrics, display_metrics)
+    classes = loss_fn is not None and model.width_in[-1] > 1
+    batches = None
+    if isinstance(dataset, torch.utils.data.DataLoader):  # a minibatch per step
+        if y is not None:
+            raise TypeError("pass either a DataLoader of (inputs, labels) or X and y, not both.")
+        batches = Batches(dataset, lambda b: tuple(as_dataset(
+            tuple(b), None, model.n_in, model.dtype, model.device, classes)[0].values()))
+        dataset = batches.first
     data, in_names, out_names = as_dataset(dataset, y, model.n_in, model.dtype, model.device,
-                                           classes=loss_fn is not None and model.width_in[-1] > 1)
+                                           classes=classes)
     n_out = model.width_in[-1]
     for split in ("train", "test"):
         lab = data.get(f"{split}_label")
@@ -133,6 +152,11 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
         else [callbacks]
     run = _Run(model, data, loss_fn, lamb, (lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff),
                batch, seed)
+    run.batches = batches
+    run.ranks = ranks(distributed, run.x_train.device)
+    if run.ranks is not None:
+        run.ranks.same_model(model)
+        progress = progress and run.ranks.rank == 0
     freq = max(1, int(stop_grid_update_step / grid_update_num))
     grid_steps = range(max(start_grid_update_step, 0), stop_grid_update_step) if update_grid else ()
     hist = {"train_loss": [], "test_loss": [], "reg": [], **{m.__name__: [] for m in metrics},
@@ -143,7 +167,7 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
         threads = for_size(fit_work(model, run.batch or run.x_train.shape[0]), run.x_train.device)
     try:
         with cpu_threads(threads), flat_parameters(params) as (flat, flat_grad):
-            run.flat = flat
+            run.flat, run.flat_grad = flat, flat_grad
             run.refs = plan(model) if run.manual else None
             if opt == "LBFGS":
                 optimizer = LBFGS(flat, flat_grad, lr=lr)
@@ -165,7 +189,10 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
                     if step % log == 0:
                         bar.set_postfix_str(_describe(logs, hist, display_metrics),
                                             refresh=False)
-                    if any(cb(step, logs, model) is True for cb in cbs):
+                    stop = any([cb(step, logs, model) is True for cb in cbs])
+                    if run.ranks is not None and cbs:  # every rank stops at the same step
+                        stop = run.ranks.any(stop)
+                    if stop:
                         hist["stop_reason"] = "callback"
                         break
             except KeyboardInterrupt:
@@ -262,7 +289,10 @@ class _Run:
         n = self.x_train.shape[0]
         self.batch = None if batch == -1 or batch >= n else batch
         self.gen = torch.Generator().manual_seed(int(seed))
-        self.flat = None  # the trained parameters as one vector (set by fit)
+        self.flat = self.flat_grad = None  # the trained parameters and their gradient as
+        # vectors (set by fit)
+        self.ranks = None  # the Ranks of a distributed fit
+        self.batches = None  # the minibatches of a DataLoader (``Batches``), one per step
         self.data_feats = None  # StepData, or (features, covariance) of the first layer's inputs
         self.buffers = None  # the model's buffers (grids, ...) since the last grid update
         self.best_objective, self.best = math.inf, None  # best (parameters, buffers) seen
@@ -297,14 +327,19 @@ class _Run:
     def step(self, optimizer, grid_update: bool) -> dict:
         """One optimisation step; returns its logs (objective None if not finite)."""
         model, xb, yb = self.model, self.x_train, self.y_train
-        if self.batch is not None:
+        drawn = self.batch is not None or self.batches is not None  # new samples each step
+        if self.batches is not None:
+            xb, yb = self.batches.next()
+        elif self.batch is not None:
             ids = torch.randperm(xb.shape[0], generator=self.gen)[:self.batch].to(xb.device)
             xb, yb = xb[ids], yb[ids]
+        if self.ranks is not None:
+            self.ranks.reweigh(xb.shape[0])
         if grid_update:
-            model.update_grid(xb)
-        if (grid_update or self.batch is not None) and isinstance(optimizer, LBFGS):
+            model.update_grid(xb if self.ranks is None else self.ranks.rows(xb, self.gen))
+        if (grid_update or drawn) and isinstance(optimizer, LBFGS):
             optimizer.forget_objective()
-        if grid_update or self.batch is not None or self.data_feats is None:
+        if grid_update or drawn or self.data_feats is None:
             # the first layer's inputs are data: their features change only with the grid
             reg = self.lamb > 0
             if self.manual:
@@ -331,6 +366,11 @@ class _Run:
                 obj = self.objective(xb, yb, *self.data_feats)
                 obj.backward()
                 value = float(obj.detach())
+            if self.ranks is not None:  # the mean over every rank's samples
+                mse, reg = self.ranks.mean(self.flat_grad, float(self.last[0]),
+                                           float(self.last[1]))
+                self.last = (mse, reg)
+                value = mse + self.lamb * reg if self.lamb > 0 else mse
             seen[value] = self.last
             return value
 
@@ -346,7 +386,10 @@ class _Run:
         train_mse, reg = float(self.last[0]), float(self.last[1])
         test = None
         if self.x_test is not None:
-            test = math.sqrt(max(float(self.loss_fn(self.predict_test(grid_update), self.y_test)), 0.0))
+            test = float(self.loss_fn(self.predict_test(grid_update), self.y_test))
+            if self.ranks is not None:
+                test = self.ranks.share_weighted(test, self.x_test.shape[0])
+            test = math.sqrt(max(test, 0.0))
         objective = train_mse + self.lamb * reg
         logs = {"train_loss": math.sqrt(max(train_mse, 0.0)),
                 "test_loss": test, "reg": reg, "objective": objective}
