@@ -402,6 +402,21 @@ class _Search:
             # nearest first (not for a series of dozens of terms: a refit each, 0.4 s)
             for f, s, se in sorted(snappable, key=lambda t: abs(float(t[1] - t[0])) / t[2]):
                 yield cand.formula.xreplace({f: s}), [(s, float(f), se)]
+        # factors within 2 se of +-1 that the coincidence test kept (0.988 +- 0.056 and
+        # 1.03 +- 0.11 in log(0.988 x + sqrt(1.03 x^2 + 1))): set to +-1 together, with the
+        # snaps above, as one choice (a constant fewer each; it stands if the held-out error
+        # is not significantly worse)
+        units = []
+        for f in cand.formula.atoms(sympy.Float):
+            se = cand.errors.get(f, math.inf)
+            one = 1.0 if float(f) > 0 else -1.0
+            if math.isfinite(se) and abs(float(f) - one) <= 2 * se and \
+                    all(f != g for g, _, _ in snappable):
+                units.append((f, sympy.Integer(int(one)), se))
+        if units and len(units) + len(snappable) <= _ALONE_MAX:
+            both = snappable + units
+            yield (cand.formula.xreplace({f: s for f, s, _ in both}),
+                   [(s, float(f), se) for f, s, se in both])
         for f in sorted(loose, key=lambda f: abs(float(f)))[:_LOOSE_TRIES]:
             for s in (sympy.Integer(0), sympy.Integer(1 if float(f) > 0 else -1)):
                 yield cand.formula.xreplace({f: s}), [(s, float(f), math.inf)]

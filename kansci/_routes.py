@@ -60,8 +60,21 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
     features, at most ``max_features`` of them: an exact fit, else, with ``noisy``, backward
     elimination on the samples of larger |y|). E.g. x^2 exp(-x^2 / 2), r^2 exp(-2 r),
     a S exp(-b S), p (V1/V2)^gamma, x^y; and for 0 < y < 1, 1/(1 + that) exactly (Hill's
-    (L/K)^n / (1 + (L/K)^n)). Returns a list of formulas."""
-    if not one_sign(y) or x.shape[0] < 3 * max_features:
+    (L/K)^n / (1 + (L/K)^n)). With ``noisy``, where no fit is exact, also weighted least
+    squares, each row times the inverse of the noise the transform carries (|y| for log|y|,
+    y (1 - y) for log(1/y - 1)), on the samples of y's usual sign (of y in (0, 1)), so y
+    may cross 0 (or 1) by a little noise. Returns a list of formulas."""
+    signed = one_sign(y)
+    # noisy values of a function of one sign that comes near 0, or into (0, 1): noise
+    # takes some across 0 (or 1)
+    top = float(y.abs().max())
+    sign = float(torch.sign(y.sum()))
+    positive = (sign * y > 0) if noisy and float((sign * y).min()) > -0.05 * top else None
+    if positive is not None and float(positive.double().mean()) < 0.8:
+        positive = None
+    logistic = noisy and float(y.min()) > -0.05 and float(y.max()) < 1.05 and \
+        float(((y > 0) & (y < 1)).double().mean()) > 0.8
+    if not (signed or logistic or positive is not None) or x.shape[0] < 3 * max_features:
         return []
     cols, feats = [], []
     logs = {}  # variable of one sign: (log|x_i| (n,), as sympy)
@@ -88,19 +101,38 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
         if j in logs:
             cols.append(x[:, i] * logs[j][0])
             feats.append(symbols[i] * logs[j][1])
-    sign = float(torch.sign(y[0]))
-    a, t = torch.stack(cols, 1), torch.log(y.abs())
-    p = polynomial(a, t, feats, max_degree=1, noisy=False)
-    if p is None and noisy:  # where |y| is small its log is mostly noise: the upper 70%
-        big = y.abs() >= y.abs().quantile(0.3)
-        p = polynomial(a[big], t[big], feats, max_degree=1, max_noisy=6)
-    if p is not None:
+    a, found = torch.stack(cols, 1), []
+    t = torch.log(y.abs())  # (-inf where y = 0: such rows are left out below)
+    p = polynomial(a, t, feats, max_degree=1, noisy=False) if signed else None
+    if p is None and noisy and (signed or positive is not None):
+        # where |y| is small its log is mostly noise: the upper 70%; and, weighted, every
+        # row (of y's usual sign) times |y| (log|y| carries y's noise over |y|)
+        tries = [(y.abs() >= y.abs().quantile(0.3), None)] if signed else []
+        if positive is not None:
+            tries.insert(0, (positive, y[positive].abs()))
+        for rows, w in tries:
+            q = polynomial(a[rows], t[rows], feats, max_degree=1, max_noisy=6, weights=w)
+            if q is not None:
+                found.append(sign * sympy.exp(q))
+    elif p is not None:
         return [sign * sympy.exp(p)]
-    if bool((y > 0).all() and (y < 1).all()):  # logistic: 1/y - 1 of that form (exact)
+    if bool(((y > 0) & (y < 1)).all()):  # logistic: 1/y - 1 of that form (exact)
         p = polynomial(a, torch.log(1 / y - 1), feats, max_degree=1, noisy=False)
         if p is not None:
-            return [1 / (1 + sympy.exp(p))]
-    return []
+            return found + [1 / (1 + sympy.exp(p))]
+    if logistic:
+        # noisy y in (0, 1): log(1/y - 1) carries y's noise over y (1 - y), its rows
+        # weighted so, on the samples where that noise is small against y and 1 - y (the
+        # transform bends it elsewhere, and a sample pushed out of (0, 1) has no log). With
+        # thousands of samples the bending still makes small terms significant: more are
+        # let through, the refit on y itself (``_Search``) then sets them to 0
+        inside = (y > 0.05) & (y < 0.95)
+        v = y[inside]
+        q = polynomial(a[inside], torch.log(1 / v - 1), feats, max_degree=1, max_noisy=10,
+                       weights=v * (1 - v)) if len(v) >= 3 * a.shape[1] else None
+        if q is not None:
+            found.append(1 / (1 + sympy.exp(q)))
+    return found
 
 
 def _term(xs: Tensor, curve: Tensor, symbol, weight_simple: float):
