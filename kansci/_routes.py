@@ -112,8 +112,7 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
             tries.insert(0, (positive, y[positive].abs()))
         for rows, w in tries:
             q = polynomial(a[rows], t[rows], feats, max_degree=1, max_noisy=6, weights=w)
-            if q is not None:
-                found.append(sign * sympy.exp(q))
+            found += [sign * sympy.exp(e) for e in _and_dominant(q, a[rows], t[rows], feats, w)]
     elif p is not None:
         return [sign * sympy.exp(p)]
     if bool(((y > 0) & (y < 1)).all()):  # logistic: 1/y - 1 of that form (exact)
@@ -128,11 +127,36 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
         # let through, the refit on y itself (``_Search``) then sets them to 0
         inside = (y > 0.05) & (y < 0.95)
         v = y[inside]
-        q = polynomial(a[inside], torch.log(1 / v - 1), feats, max_degree=1, max_noisy=10,
-                       weights=v * (1 - v)) if len(v) >= 3 * a.shape[1] else None
-        if q is not None:
-            found.append(1 / (1 + sympy.exp(q)))
+        t, w = torch.log(1 / v - 1), v * (1 - v)
+        q = polynomial(a[inside], t, feats, max_degree=1, max_noisy=10, weights=w) \
+            if len(v) >= 3 * a.shape[1] else None
+        found += [1 / (1 + sympy.exp(e)) for e in _and_dominant(q, a[inside], t, feats, w)]
     return found
+
+
+def _and_dominant(q, a: Tensor, t: Tensor, feats, w: Tensor | None, share: float = 0.1):
+    """[q] and, where some of its terms are small, q's dominant terms refitted: those whose
+    effect |c| rms(feature) over the rows of ``a`` (n, features) is at least ``share`` of the
+    largest (a fit of a transformed noisy target keeps small terms the transform's bending
+    makes significant: Hill's log(1/y - 1) = -n log p came with six more). [] for q None."""
+    if q is None:
+        return []
+    index = {f: k for k, f in enumerate(feats)}
+    effects = {}
+    for term in sympy.Add.make_args(q):
+        c, rest = term.as_coeff_Mul()
+        if rest in index:
+            k = index[rest]
+            effects[k] = abs(float(c)) * float(a[:, k].square().mean().sqrt())
+    if not effects:
+        return [q]
+    top = max(effects.values())
+    keep = sorted(k for k, e in effects.items() if e >= share * top)
+    if len(keep) == len(effects):
+        return [q]
+    small = polynomial(a[:, keep], t, [feats[k] for k in keep], max_degree=1,
+                       max_noisy=len(keep) + 1, weights=w)
+    return [q] if small is None else [q, small]
 
 
 def _term(xs: Tensor, curve: Tensor, symbol, weight_simple: float):
