@@ -85,6 +85,8 @@ def sweep(args, targets, seeds, units) -> int:
                "task": args.task}
     options = {k: v for k, v in options.items() if v is not None}
     try:
+        if args.jobs == 0:
+            raise ValueError("--jobs must be a number of workers (-1: every core); got 0.")
         tasks = plan(args.csv, targets, seeds, options)
     except ValueError as e:
         print(f"kansci: {e}", file=sys.stderr)

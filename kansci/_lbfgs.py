@@ -101,8 +101,17 @@ class _Diverged(Exception):
     """A line-search trial left the finite numbers."""
 
 
+def _value(loss) -> float:
+    """The closure's loss as a float; a float (or float subclass carrying what the caller
+    keeps of that evaluation) as it is, so ``step`` returns the object of the point it ends on."""
+    return loss if isinstance(loss, float) else float(loss)
+
+
 class LBFGS:
     """Minimise ``closure()`` (which must refill ``grad`` and return the loss as a float).
+    ``step`` returns the closure's own return value of the point it ends on (the line search
+    may end on a point evaluated before its last trial), so a float subclass that carries
+    more of that evaluation (``_train.Objective``: the loss's parts) comes back with it.
 
     The curvature pairs live in two preallocated float64 buffers (history, n), filled in
     turn; ``pairs()`` lists them oldest first. A line-search trial that overflows (a huge
@@ -200,7 +209,7 @@ class LBFGS:
             loss, g = known[0], known[1]  # the last step ended here: same loss and gradient
             grad[:] = g
         else:
-            loss = float(closure())
+            loss = _value(closure())
             g = ops.copy(grad)
         self._known = None
         evals = 1
@@ -230,7 +239,7 @@ class LBFGS:
                 if not math.isfinite(t_):
                     raise _Diverged
                 ops.axpy(x, x0, d, t_)
-                f = float(closure())
+                f = _value(closure())
                 if not math.isfinite(f):
                     raise _Diverged
                 g_ = ops.copy(grad)
@@ -240,7 +249,7 @@ class LBFGS:
                 loss, g, t, n_ls = strong_wolfe(evaluate, t, loss, g, gtd, float(abs(d).max()))
             except _Diverged:
                 x[:] = x0
-                loss = float(closure())  # the model's state (and gradient) at the good point
+                loss = _value(closure())  # the model's state (and gradient) at the good point
                 evals += 2
                 self.reset()
                 if restarted:

@@ -20,7 +20,7 @@ from ._symbolic_lib import get_function
 
 # pykan's constructor keywords and methods that kansci's MultKAN has not: kansci.pykan.KAN has
 # them; here an error says where to look
-_PYKAN_INIT = ("save_act", "auto_save", "ckpt_path", "symbolic_enabled", "sparse_init",
+_PYKAN_INIT = ("auto_save", "ckpt_path", "symbolic_enabled", "sparse_init",
                "first_init", "state_id", "round")
 _PYKAN_METHODS = {
     "saveckpt": "save with model.save(path)", "loadckpt": "load with ks.MultKAN.load(path)",
@@ -54,6 +54,11 @@ class MultKAN(nn.Module):
         the Triton kernels ("auto": kernels for CUDA tensors in float32/16, bfloat16; see
         ``kansci._backend``).
     in_vars, out_vars : optional names of the inputs and outputs (used by formulas and plots).
+    save_act : bool, default True: ``fit`` keeps its training inputs on the model
+        (``cache_data``), so that ``plot()``, ``auto_symbolic()``,
+        ``attribute()`` and ``refine()`` work without ``x``; False keeps nothing (those
+        methods then need ``x``). pykan's name; ``kansci.pykan.KAN`` also keeps the inputs
+        of every forward pass, as pykan does.
     """
 
     def __init__(self, width, grid=3, k=3, mult_arity=2, *, noise_scale: float = 0.3,
@@ -62,7 +67,7 @@ class MultKAN(nn.Module):
                  grid_range=(-1.0, 1.0), sp_trainable: bool = True, sb_trainable: bool = True,
                  seed: int = 1, device="cpu", dtype: torch.dtype | None = None,
                  backend: str = "auto", in_vars=None, out_vars=None, n_in: int | None = None,
-                 **pykan_options):
+                 save_act: bool = True, **pykan_options):
         super().__init__()
         if pykan_options:
             name = sorted(pykan_options)[0]
@@ -86,7 +91,7 @@ class MultKAN(nn.Module):
             noise_scale=noise_scale, scale_base_mu=scale_base_mu, scale_base_sigma=scale_base_sigma,
             base_fun=base_fun, affine_trainable=affine_trainable, grid_eps=grid_eps,
             grid_range=[float(grid_range[0]), float(grid_range[1])], sp_trainable=sp_trainable,
-            sb_trainable=sb_trainable, seed=seed)
+            sb_trainable=sb_trainable, seed=seed, save_act=bool(save_act))
         dtype = dtype or torch.get_default_dtype()
         gen = torch.Generator().manual_seed(int(seed))
         w_in, w_out = self.width_in, self.width_out
@@ -111,7 +116,7 @@ class MultKAN(nn.Module):
         self.register_buffer("input_id", torch.arange(w_in[0], device=device))
         self.in_vars = list(in_vars) if in_vars is not None else None
         self.out_vars = list(out_vars) if out_vars is not None else None
-        self.cache_data: Tensor | None = None  # training inputs of the last fit()
+        self.cache_data: Tensor | None = None  # training inputs of the last fit() (save_act)
         self.node_scores = self.edge_scores = self.subnode_scores = None
         self._fits = 0  # fits run (see revision)
 
@@ -124,6 +129,15 @@ class MultKAN(nn.Module):
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r} (pykan's): "
                              f"{_PYKAN_METHODS[name]}; or use pykan's interface, "
                              "from kansci.pykan import KAN (docs/pykan.md).")
+
+    @property
+    def save_act(self) -> bool:
+        """Whether ``fit`` keeps its training inputs (``cache_data``); see the class docstring."""
+        return self._init_kwargs.get("save_act", True)
+
+    @save_act.setter
+    def save_act(self, value: bool) -> None:
+        self._init_kwargs["save_act"] = bool(value)
 
     # ---- structure -----------------------------------------------------------------------
     @property
@@ -278,8 +292,9 @@ class MultKAN(nn.Module):
         """Validated 2-D tensor of inputs on the model's dtype/device (x may be data or None)."""
         if x is None:
             if self.cache_data is None:
-                raise ValueError("no data: pass x, or fit() the model first (it keeps its "
-                                 "training inputs for attribution, pruning and refinement).")
+                raise ValueError("no data: pass x, or fit() the model first (with save_act="
+                                 "True, the default, it keeps its training inputs for "
+                                 "attribution, pruning and refinement).")
             return self.cache_data
         return as_input(x, self.n_in, self.dtype, self.device)
 

@@ -202,7 +202,8 @@ def fit(model, dataset, y=None, *, opt: str = "LBFGS", steps: int = 100, log: in
     finally:
         bar.close()
         hist["evaluations"] = run.evaluations
-    model.cache_data = run.x_train
+    if model.save_act:  # for plot(), auto_symbolic() ... without x (MultKAN's save_act)
+        model.cache_data = run.x_train
     return hist
 
 
@@ -269,6 +270,15 @@ def _loss_name(loss_fn) -> str:
     if loss_fn is None:
         return "mse"
     return getattr(loss_fn, "__name__", None) or type(loss_fn).__name__
+
+
+class Objective(float):
+    """The training objective of one evaluation, carrying its parts (mse, reg)."""
+
+    def __new__(cls, value: float, parts):
+        obj = super().__new__(cls, value)
+        obj.parts = parts
+        return obj
 
 
 class _Run:
@@ -371,13 +381,12 @@ class _Run:
                                            float(self.last[1]))
                 self.last = (mse, reg)
                 value = mse + self.lamb * reg if self.lamb > 0 else mse
-            seen[value] = self.last
-            return value
+            return Objective(value, self.last)
 
-        seen = {}  # objective -> (mse, reg) of this step's evaluations
         if isinstance(optimizer, LBFGS):
-            # the line search may end on a point evaluated before its last trial
-            self.last = seen.get(optimizer.step(closure), self.last)
+            # the line search may end on a point evaluated before its last trial: the parts
+            # of the point it ends on come back with its value
+            self.last = optimizer.step(closure).parts
             point = self.flat  # the losses are those of the new parameters
         else:
             point = self.flat.clone()  # Adam: the losses are those before its update

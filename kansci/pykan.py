@@ -92,8 +92,8 @@ class MultKAN(_model.MultKAN):
                          scale_base_mu=scale_base_mu, scale_base_sigma=scale_base_sigma,
                          base_fun=base_fun, affine_trainable=affine_trainable,
                          grid_eps=grid_eps, grid_range=grid_range, sp_trainable=sp_trainable,
-                         sb_trainable=sb_trainable, seed=seed, device=device, **kansci)
-        self.save_act = bool(save_act)
+                         sb_trainable=sb_trainable, seed=seed, device=device,
+                         save_act=save_act, **kansci)
         self.auto_save = auto_save is not False  # keep every logged state in memory
         self._start_history()
 
@@ -112,10 +112,11 @@ class MultKAN(_model.MultKAN):
 
     def _become(self, other) -> None:
         """Take over another model's structure and parameters (pykan's in-place methods)."""
-        keep = {k: self.__dict__[k] for k in ("save_act", "auto_save", "_history")
-                if k in self.__dict__}
+        keep = {k: self.__dict__[k] for k in ("auto_save", "_history") if k in self.__dict__}
+        save_act = self.save_act
         self.__dict__.update(other.__dict__)
         self.__dict__.update(keep)
+        self._init_kwargs = {**self._init_kwargs, "save_act": save_act}
 
     def like(self, **changes):
         return self._adopt(super().like(**changes))

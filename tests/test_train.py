@@ -229,3 +229,23 @@ def test_float32_sparse_training_completes(seed):
     hist = model.fit(ds, steps=50, lamb=1e-3, progress=False)
     assert hist["stop_reason"] is None and len(hist["train_loss"]) == 50
     assert hist["test_loss"][-1] < 0.05
+
+
+def test_save_act_says_whether_fit_keeps_its_training_inputs(tmp_path):
+    ds = ks.create_dataset(lambda x: x[:, [0]] * x[:, [1]], n_var=2, train_num=100)
+    kept = ks.MultKAN([2, 2, 1], seed=0)
+    kept.fit(ds, steps=2, progress=False)
+    assert kept.save_act and torch.equal(kept.cache_data, ds["train_input"])
+    lean = ks.MultKAN([2, 2, 1], seed=0, save_act=False)
+    lean.fit(ds, steps=2, progress=False)
+    assert lean.cache_data is None
+    with pytest.raises(ValueError, match="no data: pass x"):
+        lean.attribute()
+    lean.attribute(ds["test_input"])  # with x it works
+    # the option travels with copies, saved files and the pykan namespace's models
+    assert not lean.like().save_act and not lean.copy().save_act
+    lean.save(tmp_path / "lean.pt")
+    assert not ks.MultKAN.load(tmp_path / "lean.pt").save_act
+    from kansci.pykan import KAN
+
+    assert KAN(width=[2, 1]).save_act and not KAN(width=[2, 1], save_act=False).save_act
