@@ -43,9 +43,10 @@ def save(model, path) -> None:
         raise
 
 
-def load(path, map_location=None):
+def load(path, map_location=None, library=None):
     """Read a model written by ``save``; a ValueError names the problem for a corrupt,
-    truncated or foreign file."""
+    truncated or foreign file. A model with snapped edges of functions outside
+    ``SYMBOLIC_LIB`` needs ``library`` (its functions are code: the file keeps their names)."""
     from ._model import MultKAN
 
     path = os.fspath(path)
@@ -68,13 +69,20 @@ def load(path, map_location=None):
         config = json.loads(payload["config"])
         sym_names = config.pop("sym_names")
         dtype = getattr(torch, payload["dtype"])
-        model = MultKAN(**config, dtype=dtype)
+        model = MultKAN(**config, dtype=dtype, library=library)
         state = payload["state"]
         model.input_id = state["input_id"]  # its length differs after prune_input
         model.load_state_dict(state)
-        for layer, names in zip(model.layers, sym_names):
-            layer.sym_names = [list(row) for row in names]
-            layer._groups = None
+        unknown = sorted({n for layer in sym_names for row in layer for n in row}
+                         - set(model.library) - {"0"})
+        if not unknown:
+            for layer, names in zip(model.layers, sym_names):
+                layer.sym_names = [list(row) for row in names]
+                layer._groups = None
     except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path!r} holds an inconsistent kansci model: {type(e).__name__}: {e}") from None
+    if unknown:
+        raise ValueError(f"{path!r} snaps edges to {unknown}, functions its library lacks: "
+                         f"load(path, library=kansci.add_symbolic({unknown[0]!r}, torch_fn, "
+                         "sympy_fn)).")
     return model.to(map_location) if map_location is not None else model

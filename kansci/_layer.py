@@ -16,7 +16,7 @@ from ._batchlast import column_table
 from ._edges import edge_table
 from ._fused import SplineLayer
 from ._spline import basis_table, features, fit_coef, grid_from_samples, refit_coef, uniform_grid
-from ._symbolic_lib import get_function
+from ._symbolic_lib import SYMBOLIC_LIB, get_function
 
 
 _CACHES = ("_groups", "_table", "_dense", "_columns", "_edges")  # per-layer caches (see KANLayer)
@@ -40,7 +40,8 @@ class KANLayer(nn.Module):
 
     Parameters: coef (in, out, G+k), scale_base (in, out), scale_sp (in, out),
     sym_affine (in, out, 4) = (a, b, c, d). Buffers: grid (in, G+2k+1), mask (in, out),
-    sym_mask (in, out). ``sym_names[i][o]`` names the symbolic function of edge (i, o).
+    sym_mask (in, out). ``sym_names[i][o]`` names the symbolic function of edge (i, o), an
+    entry of ``library`` (the model's: ``SYMBOLIC_LIB`` unless the model was given another).
     """
 
     def __init__(self, in_dim: int, out_dim: int, grid: int = 5, k: int = 3, *,
@@ -66,6 +67,7 @@ class KANLayer(nn.Module):
         self.register_buffer("sym_mask", torch.zeros(in_dim, out_dim, dtype=dtype, device=device))
         self.sym_affine = nn.Parameter(torch.zeros(in_dim, out_dim, 4, dtype=dtype, device=device))
         self.sym_names = [["0"] * out_dim for _ in range(in_dim)]
+        self.library = SYMBOLIC_LIB
         # caches: _groups (sym_mask version, {name: (i_idx, o_idx)}); _table, _dense,
         # _columns and _edges (grid version, table): basis_table(grid, k), its dense layout for
         # the kernels, its columns and its edge form for the training step
@@ -204,7 +206,7 @@ class KANLayer(nn.Module):
         y = x.new_zeros(x.shape[0], self.out_dim)
         for name, (i, o) in self._symbolic_groups().items():
             a, b, c, d = self.sym_affine[i, o].unbind(-1)  # (E,)
-            v = c * get_function(name).torch_fn(a * x[:, i] + b) + d  # (batch, E)
+            v = c * get_function(name, self.library).torch_fn(a * x[:, i] + b) + d  # (batch, E)
             y = y.index_add(1, o, v * self.sym_mask[i, o])
         return y
 
@@ -212,7 +214,7 @@ class KANLayer(nn.Module):
                      numeric: float = 0.0) -> None:
         """Make edge (i, o) symbolic: c f(a x + b) + d with ``affine = (a, b, c, d)``; the
         spline branch keeps weight ``numeric`` (0: purely symbolic)."""
-        get_function(name)
+        get_function(name, self.library)
         with torch.no_grad():
             self.sym_names[i][o] = name
             self.sym_affine[i, o] = torch.as_tensor(affine, dtype=self.sym_affine.dtype)
@@ -242,7 +244,7 @@ class KANLayer(nn.Module):
                 keep = pos[o] >= 0
                 i, o = i[keep], o[keep]
                 a_, b_, c_, d_ = self.sym_affine[i, o].unbind(-1)
-                v = c_ * get_function(name).torch_fn(a_ * x[:, i] + b_) + d_
+                v = c_ * get_function(name, self.library).torch_fn(a_ * x[:, i] + b_) + d_
                 y[:, i, pos[o]] += v * self.sym_mask[i, o]
         return y
 
@@ -303,6 +305,7 @@ class KANLayer(nn.Module):
         new.register_buffer("mask", pick(self.mask).clone())
         new.register_buffer("sym_mask", pick(self.sym_mask).clone())
         new.sym_names = [row[:] for row in self.sym_names]
+        new.library = self.library
         new.clear_caches()
         return new
 

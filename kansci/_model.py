@@ -7,6 +7,8 @@ into multiplication nodes of the given arities and multiplied; nodes then get an
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import Tensor, nn
 
@@ -15,7 +17,8 @@ from ._config import normalize_arity, normalize_width, per_layer
 from ._data import as_input
 from ._layer import KANLayer
 from ._spline import BASE_FUNCTIONS, interpolate_grid
-from ._symbolic_lib import get_function
+from ._symbolic_lib import Library, SymbolicFunction, add_symbolic, get_function
+from ._symbolic_lib import SYMBOLIC_LIB
 
 
 # pykan's constructor keywords and methods that kansci's MultKAN has not: kansci.pykan.KAN has
@@ -59,6 +62,9 @@ class MultKAN(nn.Module):
         ``attribute()`` and ``refine()`` work without ``x``; False keeps nothing (those
         methods then need ``x``). pykan's name; ``kansci.pykan.KAN`` also keeps the inputs
         of every forward pass, as pykan does.
+    library : the symbolic functions this model's edges may be snapped to and are evaluated
+        with (default ``kansci.SYMBOLIC_LIB``, which never changes); ``model.add_symbolic``
+        adds one to this model alone, ``kansci.add_symbolic`` makes a library to pass here.
     """
 
     def __init__(self, width, grid=3, k=3, mult_arity=2, *, noise_scale: float = 0.3,
@@ -67,7 +73,7 @@ class MultKAN(nn.Module):
                  grid_range=(-1.0, 1.0), sp_trainable: bool = True, sb_trainable: bool = True,
                  seed: int = 1, device="cpu", dtype: torch.dtype | None = None,
                  backend: str = "auto", in_vars=None, out_vars=None, n_in: int | None = None,
-                 save_act: bool = True, **pykan_options):
+                 save_act: bool = True, library=None, **pykan_options):
         super().__init__()
         if pykan_options:
             name = sorted(pykan_options)[0]
@@ -117,6 +123,8 @@ class MultKAN(nn.Module):
         self.in_vars = list(in_vars) if in_vars is not None else None
         self.out_vars = list(out_vars) if out_vars is not None else None
         self.cache_data: Tensor | None = None  # training inputs of the last fit() (save_act)
+        if library is not None:
+            self.library = library
         self.node_scores = self.edge_scores = self.subnode_scores = None
         self._fits = 0  # fits run (see revision)
 
@@ -129,6 +137,33 @@ class MultKAN(nn.Module):
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r} (pykan's): "
                              f"{_PYKAN_METHODS[name]}; or use pykan's interface, "
                              "from kansci.pykan import KAN (docs/pykan.md).")
+
+    @property
+    def library(self):
+        """The symbolic functions of this model (a ``Library``, name -> function): what its
+        snapped edges are evaluated with and ``suggest_symbolic``/``auto_symbolic`` choose
+        from by default."""
+        return self.layers[0].library if len(self.layers) else SYMBOLIC_LIB
+
+    @library.setter
+    def library(self, library) -> None:
+        if not isinstance(library, Mapping) or not all(
+                isinstance(f, SymbolicFunction) for f in library.values()):
+            raise TypeError("library must map names to symbolic functions (SYMBOLIC_LIB, or "
+                            "what kansci.add_symbolic returns).")
+        library = library if isinstance(library, Library) else Library(library)
+        for layer in self.layers:
+            missing = {n for row in layer.sym_names for n in row} - set(library) - {"0"}
+            if missing:
+                raise ValueError(f"the model's snapped edges use {sorted(missing)}, which the "
+                                 "new library lacks.")
+        for layer in self.layers:
+            layer.library = library
+
+    def add_symbolic(self, name: str, torch_fn, sympy_fn, complexity: float = 1.0) -> None:
+        """Add a function to this model's library (no other model's, and not the default):
+        torch_fn a safe torch function, sympy_fn its sympy form, complexity as pykan's."""
+        self.library = add_symbolic(name, torch_fn, sympy_fn, complexity, self.library)
 
     @property
     def save_act(self) -> bool:
@@ -339,7 +374,8 @@ class MultKAN(nn.Module):
         """A freshly initialised model with this one's configuration, updated by ``changes``."""
         cfg = self.config()
         cfg.update(changes)
-        return MultKAN(**cfg, device=self.device, dtype=self.dtype)
+        return MultKAN(**cfg, device=self.device, dtype=self.dtype,
+                       library=changes.get("library", self.library))
 
     @torch.no_grad()
     def copy_nodes_from(self, other: "MultKAN") -> None:
@@ -369,12 +405,12 @@ class MultKAN(nn.Module):
         ``a_range`` and ``b_range`` first, and r2 is returned; otherwise ``affine = (a, b, c, d)``
         is used as given and None is returned."""
         layer = self._check_edge(l, i, j)
-        fn = get_function(fun_name)
+        fn = get_function(fun_name, self.library)
         r2 = None
         if fit_params:  # the very fit suggest_symbolic ranks by (a line written c x + d)
             from ._symbolic import edge_data, rank_functions
             best = rank_functions(*edge_data(self, l, i, j, x), [fn.name], a_range=a_range,
-                                  b_range=b_range)[0]
+                                  b_range=b_range, library=self.library)[0]
             affine, r2 = best.params, best.r2
         layer.set_symbolic(i, j, fun_name, affine)
         return r2
@@ -549,14 +585,16 @@ class MultKAN(nn.Module):
         save(self, path)
 
     @staticmethod
-    def load(path, map_location=None) -> "MultKAN":
+    def load(path, map_location=None, library=None) -> "MultKAN":
+        """A model written by ``save`` (``library``: for snapped edges of functions outside
+        ``kansci.SYMBOLIC_LIB``)."""
         from ._io import load
-        return load(path, map_location)
+        return load(path, map_location, library)
 
     @staticmethod
-    def from_pykan(pykan_model) -> "MultKAN":
+    def from_pykan(pykan_model, library=None) -> "MultKAN":
         from ._pykan import from_pykan
-        return from_pykan(pykan_model)
+        return from_pykan(pykan_model, library)
 
 
 def _method_signature() -> None:

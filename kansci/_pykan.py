@@ -7,11 +7,14 @@ from ._model import MultKAN
 from ._symbolic_lib import SYMBOLIC_LIB
 
 
-def from_pykan(m) -> MultKAN:
+def from_pykan(m, library=None) -> MultKAN:
     """Convert a pykan 0.2.8 ``MultKAN``/``KAN`` into a kansci MultKAN with identical outputs.
 
     pykan stores symbolic masks and affines as (out, in); kansci uses (in, out) throughout.
+    ``library``: the symbolic functions its edges use (default ``SYMBOLIC_LIB``; for a
+    function pykan's ``add_symbolic`` registered, ``kansci.add_symbolic`` makes one).
     """
+    library = SYMBOLIC_LIB if library is None else library
     needed = ("width", "act_fun", "symbolic_fun", "node_scale", "subnode_scale", "mult_arity")
     if not all(hasattr(m, a) for a in needed):
         raise TypeError(f"from_pykan expects a pykan 0.2.8 MultKAN; got {type(m).__name__}.")
@@ -25,7 +28,7 @@ def from_pykan(m) -> MultKAN:
         grid_range=list(m.grid_range), affine_trainable=bool(m.affine_trainable),
         sp_trainable=bool(m.sp_trainable), sb_trainable=bool(m.sb_trainable),
         dtype=acts[0].coef.dtype, device=acts[0].coef.device,
-        n_in=max(int(input_id.max()) + 1, width[0][0]))
+        n_in=max(int(input_id.max()) + 1, width[0][0]), library=library)
     with torch.no_grad():
         model.input_id = input_id.to(model.device)
         for l, (a, s, layer) in enumerate(zip(acts, m.symbolic_fun, model.layers)):
@@ -38,10 +41,11 @@ def from_pykan(m) -> MultKAN:
             layer.sym_affine.copy_(s.affine.permute(1, 0, 2))
             for j, row in enumerate(s.funs_name):
                 for i, name in enumerate(row):
-                    if name not in SYMBOLIC_LIB:
+                    if name not in library:
                         raise ValueError(f"pykan edge ({l}, {i}, {j}) uses symbolic function "
-                                         f"{name!r}, unknown to kansci; register it with "
-                                         "kansci.add_symbolic first.")
+                                         f"{name!r}, unknown to kansci; pass from_pykan("
+                                         f"model, library=kansci.add_symbolic({name!r}, "
+                                         "torch_fn, sympy_fn)).")
                     layer.sym_names[i][j] = name
             layer._groups = None
             for name in ("node_scale", "node_bias", "subnode_scale", "subnode_bias"):

@@ -8,6 +8,8 @@ rational multiples of pi and e, and simplifies.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import functools
 import math
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ._simplify import tidy
 from ._symbolic_fit import fit_affine_many
-from ._symbolic_lib import SYMBOLIC_LIB, get_function
+from ._symbolic_lib import SYMBOLIC_LIB, Library, get_function
 from ._threads import for_size, threads
 
 
@@ -73,28 +75,46 @@ def edge_data(model, l: int, i: int, j: int, x=None, n_max: int = 256):
 def suggest_symbolic(model, l: int, i: int, j: int, lib=None, topk: int = 5,
                      weight_simple: float = 0.8, x=None, exclude_zero: bool = False,
                      a_range=(-10.0, 10.0), b_range=(-10.0, 10.0)):
-    """Ranked candidates for edge (l, i, j), best first (see ``Suggestion``)."""
+    """Ranked candidates for edge (l, i, j), best first (see ``Suggestion``). ``lib``: names
+    of the model's library (default: all of it), or a library of its own (a mapping, e.g.
+    what ``kansci.add_symbolic`` returns)."""
     model._check_edge(l, i, j)
     if not 0.0 <= weight_simple <= 1.0:
         raise ValueError(f"weight_simple must be in [0, 1]; got {weight_simple}.")
-    names = list(SYMBOLIC_LIB) if lib is None else [get_function(n).name for n in lib]
+    library, names = candidates(model, lib)
     if exclude_zero:
         names = [n for n in names if n != "0"]
     xs, ys = edge_data(model, l, i, j, x)
-    return rank_functions(xs, ys, names, weight_simple, a_range, b_range)[:topk]
+    return rank_functions(xs, ys, names, weight_simple, a_range, b_range, library)[:topk]
+
+
+def candidates(model, lib) -> tuple:
+    """(library, names) to choose from: the model's library (all of it, or the names in
+    ``lib``), or ``lib`` itself where it is a mapping."""
+    if isinstance(lib, Mapping):
+        return lib, list(lib)
+    library = model.library
+    if lib is None:
+        return library, list(library)
+    if isinstance(lib, str):
+        raise TypeError(f"lib must be a list of function names or a library; got the string "
+                        f"{lib!r} (write [{lib!r}]).")
+    return library, [get_function(n, library).name for n in lib]
 
 
 def rank_functions(xs, ys, names, weight_simple: float = 0.8, a_range=(-10.0, 10.0),
-                   b_range=(-10.0, 10.0)) -> list[Suggestion]:
-    """Every library function in ``names`` fitted to the curve ys(xs) (both (n,)) as
-    c f(a x + b) + d (a, b searched within the ranges first), ranked best first."""
+                   b_range=(-10.0, 10.0), library=None) -> list[Suggestion]:
+    """Every function in ``names`` of ``library`` (default ``SYMBOLIC_LIB``) fitted to the
+    curve ys(xs) (both (n,)) as c f(a x + b) + d (a, b searched within the ranges first),
+    ranked best first."""
+    library = SYMBOLIC_LIB if library is None else library
     out = []
     # a curve of a few hundred points is small work: one thread (see _threads)
     with threads(for_size(xs.numel() * 64, xs.device)):
-        fits = fit_affine_many(xs, ys, [SYMBOLIC_LIB[name].torch_fn for name in names],
+        fits = fit_affine_many(xs, ys, [library[name].torch_fn for name in names],
                                a_range, b_range)
     for name, (params, r2) in zip(names, fits):
-        fn = SYMBOLIC_LIB[name]
+        fn = library[name]
         if name == "x":  # c (a x + b) + d is one line: its four numbers are not determined
             a, b, c, d = params  # (a ~ 1e-15 with c ~ 1e13 was met); write it c' x + d'
             params = (1.0, 0.0, c * a, c * b + d)
@@ -116,7 +136,10 @@ def auto_symbolic(model, lib=None, weight_simple: float = 0.8, r2_threshold: flo
                   b_range=(-10.0, 10.0)) -> dict:
     """Snap every active spline edge to its best candidate (never to 0: an active edge carries
     signal; pruned edges stay off). Returns {(l, i, j): Suggestion} of the edges snapped;
-    edges whose best r2 is below ``r2_threshold`` are left as splines."""
+    edges whose best r2 is below ``r2_threshold`` are left as splines. ``lib`` as for
+    ``suggest_symbolic``; a function of a library of its own that an edge is snapped to joins
+    the model's library."""
+    library, _ = candidates(model, lib)
     edges = [(l, i, j) for l, layer in enumerate(model.layers)
              for i, j in ((layer.mask != 0) & (layer.sym_mask == 0)).nonzero().tolist()]
     snapped = {}
@@ -124,6 +147,8 @@ def auto_symbolic(model, lib=None, weight_simple: float = 0.8, r2_threshold: flo
         best = suggest_symbolic(model, l, i, j, lib, 1, weight_simple, x, True, a_range,
                                 b_range)[0]
         if best.r2 >= r2_threshold:
+            if model.library.get(best.name) is not library[best.name]:
+                model.library = Library({**model.library, best.name: library[best.name]})
             model.layers[l].set_symbolic(i, j, best.name, best.params)
             snapped[(l, i, j)] = best
     return snapped
@@ -287,7 +312,7 @@ def symbolic_formula(model, var=None, simplify: bool = True, snap_tol: float | N
             for i in range(layer.in_dim):
                 if layer.sym_mask[i, j] != 0:
                     a, b, c, d = layer.sym_affine[i, j].tolist()
-                    fn = get_function(layer.sym_names[i][j]).sympy_fn
+                    fn = get_function(layer.sym_names[i][j], layer.library).sympy_fn
                     term = f(c) * fn(f(a) * xs[i] + f(b)) + f(d)
                     total += f(layer.sym_mask[i, j]) * term
             sub.append(f(model.subnode_scale[l][j]) * total + f(model.subnode_bias[l][j]))

@@ -3,10 +3,17 @@
 Names and complexities follow pykan 0.2.8's SYMBOLIC_LIB so snapped models port by name. The
 torch functions are evaluated safely: inputs are clamped away from singularities and outputs are
 bounded by ``Y_MAX``, so a symbolic edge never puts NaN or inf into training.
+
+A library is an immutable ``Library`` (a mapping). The default, ``SYMBOLIC_LIB``, never
+changes: ``add_symbolic`` returns a new library with one more function, which a model takes
+(``MultKAN(library=...)``, ``model.library = ...`` or ``model.add_symbolic(...)``) or a call
+takes (``suggest_symbolic(lib=...)``, ``auto_symbolic(lib=...)``). Every layer of a model
+evaluates its snapped edges through the model's library.
 """
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 
@@ -74,30 +81,83 @@ _ENTRIES = [
     ("gaussian", lambda x: torch.exp(-(x**2)), lambda x: sympy.exp(-(x**2)), 3),
 ]
 
-SYMBOLIC_LIB: dict[str, SymbolicFunction] = {
-    name: SymbolicFunction(name, t, s, c) for name, t, s, c in _ENTRIES
-}
+class Library(Mapping):
+    """An immutable mapping name -> ``SymbolicFunction`` (shared, not copied, by model
+    copies: it cannot change). A library that is a module's global (``where``, as
+    "module:name") is pickled as that reference; any other as its entries (so its functions
+    must be picklable: module-level functions, not lambdas)."""
+
+    def __init__(self, entries=(), where: str | None = None):
+        self._entries = dict(entries)
+        self._where = where
+
+    def __reduce__(self):
+        if self._where is not None:
+            return _global_library, (self._where,)
+        return Library, (self._entries,)
+
+    def __getitem__(self, name: str) -> SymbolicFunction:
+        return self._entries[name]
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Library({', '.join(self._entries)})"
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
 
 
-def get_function(name: str) -> SymbolicFunction:
-    """The library entry called ``name``; a ValueError with suggestions when unknown."""
+SYMBOLIC_LIB = Library(((name, SymbolicFunction(name, t, s, c)) for name, t, s, c in _ENTRIES),
+                       where="kansci._symbolic_lib:SYMBOLIC_LIB")
+
+
+def _global_library(where: str) -> Library:
+    """The library a module holds under a name ("module:name"; unpickling)."""
+    import importlib
+
+    module, name = where.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def get_function(name: str, library: Mapping | None = None) -> SymbolicFunction:
+    """The entry called ``name`` of ``library`` (default ``SYMBOLIC_LIB``); a ValueError with
+    suggestions when unknown."""
     if not isinstance(name, str):
         raise TypeError(f"symbolic function name must be a str, got {type(name).__name__}.")
+    library = SYMBOLIC_LIB if library is None else library
     try:
-        return SYMBOLIC_LIB[name]
+        return library[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(SYMBOLIC_LIB), n=3)
+        close = difflib.get_close_matches(name, list(library), n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(
-            f"unknown symbolic function {name!r}.{hint} Known: {', '.join(SYMBOLIC_LIB)}; "
-            "add your own with kansci.add_symbolic."
+            f"unknown symbolic function {name!r}.{hint} Known: {', '.join(library)}; "
+            "add your own with model.add_symbolic(name, torch_fn, sympy_fn) (or "
+            "lib = kansci.add_symbolic(...), then MultKAN(library=lib))."
         ) from None
 
 
-def add_symbolic(name: str, torch_fn: Callable, sympy_fn: Callable, complexity: float = 1.0):
-    """Register a user function for symbolic edges (replaces an entry of the same name)."""
+def add_symbolic(name: str, torch_fn: Callable, sympy_fn: Callable, complexity: float = 1.0,
+                 library: Mapping | None = None) -> Library:
+    """A new library: ``library`` (default ``SYMBOLIC_LIB``) with the function ``name``
+    added (or replaced). Nothing else changes: give it to a model (``MultKAN(library=lib)``,
+    ``model.library = lib``) or to a call (``model.suggest_symbolic(..., lib=lib)``);
+    ``model.add_symbolic(...)`` does both steps for one model.
+
+    torch_fn: a safe torch function (tensor -> tensor; clamp away from singularities);
+    sympy_fn: its sympy counterpart; complexity: as pykan's (x: 1, sin: 2, ...)."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty str, got {name!r}.")
     if not callable(torch_fn) or not callable(sympy_fn):
         raise TypeError("torch_fn and sympy_fn must be callables.")
-    SYMBOLIC_LIB[name] = SymbolicFunction(name, torch_fn, sympy_fn, float(complexity))
+    base = SYMBOLIC_LIB if library is None else library
+    return Library({**dict(base.items()),
+                    name: SymbolicFunction(name, torch_fn, sympy_fn, float(complexity))})

@@ -48,8 +48,13 @@ from ._hypothesis import detect_separability as _detect_separability
 from ._hypothesis import plot_tree as _plot_tree
 from ._hypothesis import test_general_separability as _test_general_separability
 from ._hypothesis import test_symmetry as _test_symmetry
-from ._symbolic_lib import SYMBOLIC_LIB
-from ._symbolic_lib import add_symbolic as _add_symbolic
+from ._symbolic_lib import SYMBOLIC_LIB as _DEFAULT_LIBRARY
+from ._symbolic_lib import Library as _Library
+from ._symbolic_lib import SymbolicFunction as _SymbolicFunction
+
+# pykan has one library that add_symbolic changes for every model; this namespace keeps one
+# such library of its own (kansci's SYMBOLIC_LIB never changes): every KAN made here uses it
+SYMBOLIC_LIB = _Library(_DEFAULT_LIBRARY, where="kansci.pykan:SYMBOLIC_LIB")
 
 _UNSET = object()  # a keyword the caller did not give
 
@@ -93,7 +98,7 @@ class MultKAN(_model.MultKAN):
                          base_fun=base_fun, affine_trainable=affine_trainable,
                          grid_eps=grid_eps, grid_range=grid_range, sp_trainable=sp_trainable,
                          sb_trainable=sb_trainable, seed=seed, device=device,
-                         save_act=save_act, **kansci)
+                         save_act=save_act, **{"library": SYMBOLIC_LIB, **kansci})
         self.auto_save = auto_save is not False  # keep every logged state in memory
         self._start_history()
 
@@ -104,6 +109,8 @@ class MultKAN(_model.MultKAN):
         if not isinstance(model, cls):
             model.__class__ = cls
             model.save_act = model.auto_save = True
+            if model.library is _DEFAULT_LIBRARY:  # this namespace's (pykan's one library)
+                model.library = SYMBOLIC_LIB
             if history is None:
                 model._start_history()
         if history is not None:
@@ -387,7 +394,7 @@ class MultKAN(_model.MultKAN):
             for s in ranked:
                 print(f"{s.name:>10} {s.r2:12.6f} {s.complexity:11.0f}")
         best = ranked[0]
-        return best.name, SYMBOLIC_LIB[best.name].torch_fn, best.r2, best.complexity
+        return best.name, self.library[best.name].torch_fn, best.r2, best.complexity
 
     def auto_symbolic(self, a_range=(-10, 10), b_range=(-10, 10), lib=None, verbose=1,
                       weight_simple=0.8, r2_threshold=0.0):
@@ -521,7 +528,7 @@ class MultKAN(_model.MultKAN):
 
     @staticmethod
     def loadckpt(path="model"):
-        return MultKAN._adopt(_model.MultKAN.load(_ckpt(path)))
+        return MultKAN._adopt(_model.MultKAN.load(_ckpt(path), library=SYMBOLIC_LIB))
 
     def update_grid_from_samples(self, x):
         return self.update_grid(x)
@@ -647,12 +654,17 @@ def fit_params(x, y, fun, a_range=(-10, 10), b_range=(-10, 10), grid_number=101,
 
 
 def add_symbolic(name, fun, c=1, fun_singularity=None):
-    """Register a symbolic function under ``name`` (pykan's signature: ``fun`` a torch
-    function; its SymPy form is taken from SymPy's function of that name when there is one)."""
+    """Register a symbolic function under ``name`` for every KAN of this namespace, as pykan
+    does (pykan's signature: ``fun`` a torch function; its SymPy form is SymPy's function of
+    that name when there is one). kansci's own ``SYMBOLIC_LIB`` is left as it is."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty str, got {name!r}.")
+    if not callable(fun):
+        raise TypeError("fun must be a callable (a torch function).")
     sym = getattr(sympy, name, None)
     if sym is None:
         sym = sympy.Function(name)
-    _add_symbolic(name, fun, sym, complexity=c)
+    SYMBOLIC_LIB._entries[name] = _SymbolicFunction(name, fun, sym, float(c))
 
 
 def detect_separability(model, x, mode="add", score_th=1e-2, res_th=1e-2, n_clusters=None,

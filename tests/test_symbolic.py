@@ -232,3 +232,51 @@ def test_tidy_simplifies_as_much_in_a_worker_thread_as_in_the_main_thread():
     worker.start()
     worker.join(60)
     assert there == [here] and complexity(here) < complexity(big) / 2
+
+
+def test_symbolic_libraries_belong_to_models_and_calls_never_to_the_process(tmp_path):
+    import pickle
+
+    import sympy
+
+    from kansci._symbolic_lib import SYMBOLIC_LIB
+
+    names = list(SYMBOLIC_LIB)
+    with pytest.raises(TypeError):
+        SYMBOLIC_LIB["cube"] = SYMBOLIC_LIB["x^3"]  # the default library never changes
+    cube = lambda x: x ** 3  # noqa: E731
+    lib = ks.add_symbolic("cube", cube, lambda x: x ** 3, complexity=2)
+    assert "cube" in lib and list(SYMBOLIC_LIB) == names  # a new library; the default as it was
+
+    ds = ks.create_dataset(lambda x: x[:, [0]] ** 3, n_var=1, train_num=200)
+    model, other = ks.MultKAN([1, 1], seed=0), ks.MultKAN([1, 1], seed=0)
+    model.fit(ds, steps=20, progress=False)
+    model.add_symbolic("cube", cube, lambda x: x ** 3, complexity=2)
+    assert "cube" in model.library and "cube" not in other.library
+    with pytest.raises(ValueError, match="unknown symbolic function 'cube'"):
+        other.fix_symbolic(0, 0, 0, "cube", fit_params=False)
+    assert model.fix_symbolic(0, 0, 0, "cube") > 0.99
+    x = sympy.Symbol("x")
+    formula = model.symbolic_formula(var=[x])[0][0]  # through the model's library
+    assert all(abs(float(formula.subs(x, v)) - v ** 3) < 0.05 for v in (-0.8, 0.1, 0.9))
+    # copies keep the model's library; a saved model needs it to load
+    assert "cube" in model.copy().library and "cube" in model.like().library
+    model.save(tmp_path / "m.pt")
+    with pytest.raises(ValueError, match=r"\['cube'\].*library="):
+        ks.MultKAN.load(tmp_path / "m.pt")
+    again = ks.MultKAN.load(tmp_path / "m.pt", library=model.library)
+    assert torch.allclose(again(ds["test_input"]), model(ds["test_input"]))
+    assert pickle.loads(pickle.dumps(other)).library is SYMBOLIC_LIB  # by reference
+
+    # a library given to one call: a function chosen from it joins the model's library
+    third = ks.MultKAN([1, 1], seed=0)
+    third.fit(ds, steps=20, progress=False)
+    third.auto_symbolic(lib=lib, progress=False)
+    assert third.layers[0].sym_names[0][0] in third.library
+    assert "cube" not in ks.MultKAN([1, 1]).library
+
+    # pykan's namespace keeps pykan's one library: add_symbolic there reaches its models only
+    from kansci import pykan as pk
+
+    pk.add_symbolic("cube_pk", cube, c=2)
+    assert "cube_pk" in pk.KAN(width=[1, 1]).library and "cube_pk" not in SYMBOLIC_LIB

@@ -280,11 +280,9 @@ class Explorer(w.VBox):
         if s is not None:
             import torch
 
-            from kansci._symbolic_lib import get_function
-
             a, b, c, dd = s.params
             xs = torch.tensor(d["curve_x"], dtype=torch.float64)
-            ys = c * get_function(s.name).torch_fn(a * xs + b) + dd
+            ys = c * self.model.library[s.name].torch_fn(a * xs + b) + dd
             series.append({"name": s.name, "x": d["curve_x"], "y": ys.tolist(), "mode": "lines",
                            "color": "#d9480f"})
         self.edge_plot.set_series(series)
