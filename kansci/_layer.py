@@ -73,6 +73,24 @@ class KANLayer(nn.Module):
         # the kernels, its columns and its edge form for the training step
         self.clear_caches()
 
+    def __setattr__(self, name: str, value) -> None:
+        """k, grid and coef are checked against each other whenever one is assigned (grid
+        (in, G + 2k + 1) and coef (in, out, G + k) for a spline order k >= 1)."""
+        if name in ("k", "grid", "coef"):
+            parts = {n: value if n == name else self.__dict__.get(n, self._buffers.get(
+                n, self._parameters.get(n))) for n in ("k", "grid", "coef")}
+            k, grid, coef = parts["k"], parts["grid"], parts["coef"]
+            if name == "k" and (not isinstance(k, int) or k < 1):
+                raise ValueError(f"k (the spline order) must be an int >= 1; got {k!r}.")
+            if k is not None and grid is not None and grid.shape[-1] - 2 * k - 1 < 1:
+                raise ValueError(f"a grid of {grid.shape[-1]} knots has no interval at spline "
+                                 f"order k={k} (it needs G + 2k + 1 knots, G >= 1).")
+            if None not in (k, grid, coef) and coef.shape[-1] != grid.shape[-1] - k - 1:
+                raise ValueError(f"coef has {coef.shape[-1]} basis coefficients per edge; a grid "
+                                 f"of {grid.shape[-1]} knots at k={k} needs "
+                                 f"{grid.shape[-1] - k - 1}.")
+        super().__setattr__(name, value)
+
     # ---- shape helpers -------------------------------------------------------------------
     @property
     def num(self) -> int:

@@ -297,3 +297,16 @@ def test_lbfgs_follows_torch_lbfgs_step_for_step():
         assert torch.allclose(flat, ref.detach(), rtol=0, atol=1e-9)
     assert evals["n"] > 40  # several iterations per step, line searches included
     assert float(rosen(flat)) < 1e-6
+
+
+def test_spline_order_grid_and_coefficients_are_checked_on_every_assignment():
+    layer = ks.MultKAN([2, 3, 1], grid=5, k=3).layers[0]
+    with pytest.raises(ValueError, match="a grid of 12 knots at k=2 needs 9"):
+        layer.k = 2
+    with pytest.raises(ValueError, match="needs 7"):
+        layer.grid = layer.grid[:, :-1].clone()
+    with pytest.raises(ValueError, match="coef has 7 basis coefficients"):
+        layer.coef = torch.nn.Parameter(layer.coef[..., :-1].clone())
+    with pytest.raises(ValueError, match="k \\(the spline order\\) must be an int >= 1"):
+        layer.k = 0
+    assert layer.k == 3 and layer.num == 5  # nothing was changed by the refused assignments
