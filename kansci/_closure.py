@@ -37,15 +37,47 @@ from . import _edges
 from ._batchlast import features_t
 
 
+# What the hand-written step computes, as a list of what it supports: a model or objective
+# with anything else (a tensor a later layer feature adds, a subclass that computes its layers
+# otherwise, another loss) trains on the autograd path, never on a step that would leave the
+# new part out.
+STEP_DTYPES = (torch.float32, torch.float64)
+STEP_BASE_FUNCTIONS = ("silu", "identity", "zero")
+STEP_LAYER_TENSORS = {"coef", "scale_base", "scale_sp", "grid", "mask", "sym_mask",
+                      "sym_affine"}  # the symbolic ones unused: no symbolic edge is allowed
+STEP_MODEL_TENSORS = {"node_scale", "node_bias", "subnode_scale", "subnode_bias", "input_id"}
+
+
 def supports(model, loss_fn, reg_weights, x: Tensor) -> bool:
-    """Whether the hand-written step applies to this model and objective on inputs x (CPU
-    float32/float64, not where the Triton kernels compute the layers)."""
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+    """Whether the hand-written step computes this model's objective on inputs x: CPU
+    float32/float64 inputs (not where the Triton kernels compute the layers); the mean
+    squared error (no ``loss_fn``) with pykan's L1 and entropy regulariser (no coefficient
+    terms); MultKAN's and KANLayer's own forward computation; layers of spline edges only
+    (base function among ``STEP_BASE_FUNCTIONS``) holding exactly ``STEP_LAYER_TENSORS``; a
+    model holding exactly ``STEP_MODEL_TENSORS`` besides its layers; multiplication nodes of
+    one arity per layer."""
+    from ._layer import KANLayer
+    from ._model import MultKAN
+
+    if x.device.type != "cpu" or x.dtype not in STEP_DTYPES:
         return False
     if loss_fn is not None or any(reg_weights[2:]) or model.kernel_for(x) is not None:
         return False
-    if any(layer.has_symbolic() for layer in model.layers):
+    kind = type(model)
+    if any(getattr(kind, f) is not getattr(MultKAN, f) for f in ("_run", "_run_fused",
+                                                                   "_layer_output")):
         return False
+    own = {n.split(".")[0] for n, _ in model.named_parameters()} | \
+        {n.split(".")[0] for n, _ in model.named_buffers()}
+    if own - {"layers"} != STEP_MODEL_TENSORS:
+        return False
+    for layer in model.layers:
+        if type(layer) is not KANLayer or layer.base_fun not in STEP_BASE_FUNCTIONS:
+            return False
+        tensors = {n for n, _ in layer.named_parameters(recurse=False)} | \
+            {n for n, _ in layer.named_buffers(recurse=False)}
+        if tensors != STEP_LAYER_TENSORS or list(layer.children()) or layer.has_symbolic():
+            return False
     return all(len(set(a)) <= 1 for a in model.mult_arity)
 
 

@@ -249,3 +249,27 @@ def test_save_act_says_whether_fit_keeps_its_training_inputs(tmp_path):
     from kansci.pykan import KAN
 
     assert KAN(width=[2, 1]).save_act and not KAN(width=[2, 1], save_act=False).save_act
+
+
+def test_the_numpy_step_runs_only_on_what_it_lists():
+    from kansci._closure import supports
+
+    ds = ks.create_dataset(lambda x: x[:, [0]] * x[:, [1]], n_var=2, train_num=50)
+    x = ds["train_input"]
+    model = ks.MultKAN([2, 3, 1], seed=0)
+    assert supports(model, None, (1.0, 2.0, 0.0, 0.0), x)
+    # a tensor a later feature would add to a layer (or to the model): autograd instead
+    model.layers[0].register_buffer("new_feature", torch.ones(2, 3))
+    assert not supports(model, None, (1.0, 2.0, 0.0, 0.0), x)
+    model = ks.MultKAN([2, 3, 1], seed=0)
+    model.register_parameter("extra", torch.nn.Parameter(torch.ones(1)))
+    assert not supports(model, None, (1.0, 2.0, 0.0, 0.0), x)
+
+    class Other(ks.MultKAN):  # a model that computes its layers its own way
+        def _run_fused(self, *args, **kw):
+            return super()._run_fused(*args, **kw)
+
+    assert not supports(Other([2, 3, 1]), None, (1.0, 2.0, 0.0, 0.0), x)
+    model = ks.MultKAN([2, 3, 1], seed=0)
+    assert not supports(model, torch.nn.functional.l1_loss, (1.0, 2.0, 0.0, 0.0), x)
+    assert not supports(model, None, (1.0, 2.0, 1.0, 0.0), x)  # coefficient terms
