@@ -60,10 +60,12 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
     features, at most ``max_features`` of them: an exact fit, else, with ``noisy``, backward
     elimination on the samples of larger |y|). E.g. x^2 exp(-x^2 / 2), r^2 exp(-2 r),
     a S exp(-b S), p (V1/V2)^gamma, x^y; and for 0 < y < 1, 1/(1 + that) exactly (Hill's
-    (L/K)^n / (1 + (L/K)^n)). With ``noisy``, where no fit is exact, also weighted least
-    squares, each row times the inverse of the noise the transform carries (|y| for log|y|,
-    y (1 - y) for log(1/y - 1)), on the samples of y's usual sign (of y in (0, 1)), so y
-    may cross 0 (or 1) by a little noise. Returns a list of formulas."""
+    (L/K)^n / (1 + (L/K)^n)); where log|y| has no such form, log(1 + y) or log(1 - y)
+    (y = exp(that) - 1, 1 - exp(that)). With ``noisy``, where no fit is exact, also weighted
+    least squares, each row times the inverse of the noise the transform carries (|y| for
+    log|y|, 1 +- y for log(1 +- y), y (1 - y) for log(1/y - 1)), on the samples of y's usual
+    sign (of y in (0, 1)), so y may cross 0 (or 1) by a little noise. Returns a list of
+    formulas."""
     signed = one_sign(y)
     # noisy values of a function of one sign that comes near 0, or into (0, 1): noise
     # takes some across 0 (or 1)
@@ -115,6 +117,23 @@ def log_linear(x: Tensor, y: Tensor, symbols, noisy: bool = False, max_features:
             found += [sign * sympy.exp(e) for e in _and_dominant(q, a[rows], t[rows], feats, w)]
     elif p is not None:
         return [sign * sympy.exp(p)]
+    if not found:
+        # y = +-(exp(that) - 1) (Shockley's exp(V / (n V_T)) - 1, a charging 1 - exp(-t/tau)):
+        # log(1 + y) or log(1 - y) of that form; at noise weighted by 1 +- y, its noise there
+        for s_ in (1.0, -1.0):
+            u = 1 + s_ * y
+            inside = u > 0
+            if not bool(inside.all()) and not (noisy and float(inside.double().mean()) > 0.9):
+                continue
+            t = torch.log(u[inside])
+            p = polynomial(a, t, feats, max_degree=1, noisy=False) if bool(inside.all()) \
+                else None
+            if p is not None:
+                return [s_ * (sympy.exp(p) - 1)]
+            if noisy:
+                q = polynomial(a[inside], t, feats, max_degree=1, max_noisy=6, weights=u[inside])
+                found += [s_ * (sympy.exp(e) - 1)
+                          for e in _and_dominant(q, a[inside], t, feats, u[inside])]
     if bool(((y > 0) & (y < 1)).all()):  # logistic: 1/y - 1 of that form (exact)
         p = polynomial(a, torch.log(1 / y - 1), feats, max_degree=1, noisy=False)
         if p is not None:

@@ -759,3 +759,17 @@ def test_noisy_factors_near_one_are_dropped_together():
                "test")
     formula = search.rows[-1]["formula"]
     assert _equal(formula, sympy.log(xs + sympy.sqrt(xs ** 2 + 1))), formula
+
+
+def test_log_linear_reads_exp_minus_one_through_log_of_one_plus_y():
+    from kansci import _routes as routes
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(3000, 2, generator=gen, dtype=torch.float64) * torch.tensor([3.0, 0.8]) \
+        + torch.tensor([0.0, 1.2])
+    a, b = sympy.symbols("a b")
+    # Shockley's exp(V / (n V_T)) - 1 and a charging curve 1 - exp(-t / tau)
+    for y, truth in ((torch.exp(x[:, 0] / x[:, 1]) - 1, sympy.exp(a / b) - 1),
+                     (1 - torch.exp(-x[:, 0] / x[:, 1]), 1 - sympy.exp(-a / b))):
+        found = routes.log_linear(x, y, [a, b])
+        assert len(found) == 1 and _equal(sympy.nsimplify(found[0], rational=True), truth)
