@@ -72,7 +72,7 @@ from ._formula import Formula, fit_constants, refit_constants
 from ._hypothesis import connected_groups
 from ._kanpiler import kanpiler
 from ._model import MultKAN
-from ._simplify import SIMPLIFY_MAX, SIMPLIFY_S, complexity, tidy, tidy_exact, within
+from ._simplify import SIMPLIFY_MAX, SIMPLIFY_S, complexity, rewrite, tidy, tidy_exact
 from ._symbolic import expand_numbers, snap_constant
 from ._units import buckingham, consistent, unit_table
 
@@ -336,7 +336,7 @@ class _Search:
             if not _worse(other, best) and complexity(other.formula) < complexity(best.formula):
                 best = other
             # log(x^3 + x^2 + x + 1) -> log((x + 1)(x^2 + 1)): the factors a law multiplies
-            factored = within(self.seconds(), lambda: best.formula.replace(
+            factored = rewrite(self.seconds(), lambda: best.formula.replace(
                 lambda e: isinstance(e, sympy.log) and not e.args[0].atoms(sympy.Float),
                 lambda e: sympy.log(sympy.factor(e.args[0]))), best.formula)
             if factored != best.formula and complexity(factored) <= complexity(best.formula):
@@ -345,7 +345,7 @@ class _Search:
                     best = cand
         if complexity(best.formula) <= SIMPLIFY_MAX and time.monotonic() < self.until:
             # e.g. tanh(atanh(u) + atanh(v)) -> (u + v)/(u v + 1)
-            other = tidy(within(self.seconds(), lambda: sympy.expand_trig(best.formula),
+            other = tidy(rewrite(self.seconds(), lambda: sympy.expand_trig(best.formula),
                                 best.formula), self.seconds())
             if complexity(other) < complexity(best.formula):
                 cand = self.candidate(other, best.errors, best.snaps)
@@ -430,7 +430,7 @@ class _Search:
         that approximates a law, whose snaps cost a refit each). Of the formulas not
         significantly worse than the lowest, the one with the fewest floats, then the least
         complex, is returned."""
-        base = within(self.seconds(), lambda: expand_numbers(expr), expr)
+        base = rewrite(self.seconds(), lambda: expand_numbers(expr), expr)
         if complexity(base) > max(2 * complexity(expr), 100):  # a product of sums blew up
             base = expr
         base = _unit_sums(base, self.symbols, self.x_fit)
@@ -523,7 +523,7 @@ def _on_domain(expr: sympy.Expr, symbols, x: Tensor, seconds: float) -> sympy.Ex
         return sympy.Mul(*out) * sympy.Mul(*rest) ** e.exp
 
     positive = expr.xreplace(pos)
-    out = within(seconds, lambda: roots(positive), positive)
+    out = rewrite(seconds, lambda: roots(positive), positive)
     return tidy(out, seconds).xreplace(back)
 
 
@@ -658,7 +658,7 @@ def _solve_with_units(x, y, symbols, names, reductions, dims, seed, deadline, en
         f = r["formula"]
         if not consistent(f, symbols, *dims) and f.has(sympy.log):
             # log(K) - log(L) of one unit, as log(K / L): the same values, consistent
-            f = within(top.seconds(), lambda f=f: sympy.logcombine(f, force=True), f)
+            f = rewrite(top.seconds(), lambda f=f: sympy.logcombine(f, force=True), f)
             if consistent(f, symbols, *dims):
                 r = dict(r, formula=f, complexity=complexity(f),
                          candidate=replace(r["candidate"], formula=f))

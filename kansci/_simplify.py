@@ -33,7 +33,7 @@ def tidy(expr: sympy.Expr, seconds: float = SIMPLIFY_S) -> sympy.Expr:
     is when that is not possible."""
     if complexity(expr) > SIMPLIFY_MAX:
         return expr
-    return even_of_abs(within(seconds, lambda: sympy.simplify(expr), expr))
+    return even_of_abs(rewrite(seconds, lambda: sympy.simplify(expr), expr))
 
 
 _EVEN = (sympy.cos, sympy.cosh, sympy.sec, sympy.sech)
@@ -150,6 +150,16 @@ def within(seconds: float, fn, default):
     if worker.error is not None:
         raise worker.error
     return worker.value
+
+
+def rewrite(seconds: float, fn, default):
+    """An optional rewrite of an expression: fn() within ``seconds``, else ``default``; also
+    ``default`` where sympy fails on it (simplify can raise a MemoryError turning
+    exp(-1e11) into a rational, or a PolynomialError: the expression then stays as it is)."""
+    try:
+        return within(seconds, fn, default)
+    except Exception:  # noqa: BLE001 - sympy's failures vary; the rewrite is optional
+        return default
 
 
 def _end(worker: _Limited) -> None:

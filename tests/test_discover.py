@@ -773,3 +773,18 @@ def test_log_linear_reads_exp_minus_one_through_log_of_one_plus_y():
                      (1 - torch.exp(-x[:, 0] / x[:, 1]), 1 - sympy.exp(-a / b))):
         found = routes.log_linear(x, y, [a, b])
         assert len(found) == 1 and _equal(sympy.nsimplify(found[0], rational=True), truth)
+
+
+def test_a_rewrite_sympy_cannot_do_leaves_the_formula_as_it_is():
+    # simplify turns exp(-(365130 tanh(...) + 364277)**2) into exp(-1.3e11) and then into a
+    # rational of 1.9e11 bits: a MemoryError (van 't Hoff at 1% noise met it in discover)
+    from kansci._simplify import rewrite, tidy
+
+    def fails():
+        raise MemoryError
+
+    x = sympy.Symbol("x")
+    assert rewrite(1.0, fails, x) is x
+    big = sympy.Float(35.06) + sympy.Float(2.8e6) * sympy.exp(-(sympy.Float(365130.3) * sympy.tanh(
+        sympy.Float(48.33) * x - sympy.Float(826.6)) + sympy.Float(364277.2)) ** 2)
+    assert tidy(big, 5.0).has(sympy.tanh)  # as it was, or simplified: never an error
