@@ -73,8 +73,7 @@ def load(path, map_location=None, library=None):
         state = payload["state"]
         model.input_id = state["input_id"]  # its length differs after prune_input
         model.load_state_dict(state)
-        unknown = sorted({n for layer in sym_names for row in layer for n in row}
-                         - set(model.library) - {"0"})
+        unknown = model.library.lacking(n for layer in sym_names for row in layer for n in row)
         if not unknown:
             for layer, names in zip(model.layers, sym_names):
                 layer.sym_names = [list(row) for row in names]

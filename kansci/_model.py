@@ -152,11 +152,11 @@ class MultKAN(nn.Module):
             raise TypeError("library must map names to symbolic functions (SYMBOLIC_LIB, or "
                             "what kansci.add_symbolic returns).")
         library = library if isinstance(library, Library) else Library(library)
-        for layer in self.layers:
-            missing = {n for row in layer.sym_names for n in row} - set(library) - {"0"}
-            if missing:
-                raise ValueError(f"the model's snapped edges use {sorted(missing)}, which the "
-                                 "new library lacks.")
+        missing = library.lacking(n for layer in self.layers for row in layer.sym_names
+                                  for n in row)
+        if missing:
+            raise ValueError(f"the model's snapped edges use {missing}, which the new library "
+                             "lacks.")
         for layer in self.layers:
             layer.library = library
 

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ._simplify import tidy
 from ._symbolic_fit import fit_affine_many
-from ._symbolic_lib import SYMBOLIC_LIB, Library, get_function
+from ._symbolic_lib import SYMBOLIC_LIB, get_function
 from ._threads import for_size, threads
 
 
@@ -148,7 +148,7 @@ def auto_symbolic(model, lib=None, weight_simple: float = 0.8, r2_threshold: flo
                                 b_range)[0]
         if best.r2 >= r2_threshold:
             if model.library.get(best.name) is not library[best.name]:
-                model.library = Library({**model.library, best.name: library[best.name]})
+                model.library = model.library.adding(library[best.name])
             model.layers[l].set_symbolic(i, j, best.name, best.params)
             snapped[(l, i, j)] = best
     return snapped

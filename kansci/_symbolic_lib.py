@@ -108,6 +108,15 @@ class Library(Mapping):
     def __repr__(self) -> str:
         return f"Library({', '.join(self._entries)})"
 
+    def adding(self, fn: SymbolicFunction) -> "Library":
+        """A new library: this one with ``fn`` added under its name (or replacing it)."""
+        return Library({**self._entries, fn.name: fn})
+
+    def lacking(self, names) -> list[str]:
+        """The names among ``names`` that this library lacks (sorted; "0", an edge that is
+        not snapped, is never lacking)."""
+        return sorted(set(names) - set(self._entries) - {"0"})
+
     def __copy__(self):
         return self
 
@@ -159,5 +168,5 @@ def add_symbolic(name: str, torch_fn: Callable, sympy_fn: Callable, complexity: 
     if not callable(torch_fn) or not callable(sympy_fn):
         raise TypeError("torch_fn and sympy_fn must be callables.")
     base = SYMBOLIC_LIB if library is None else library
-    return Library({**dict(base.items()),
-                    name: SymbolicFunction(name, torch_fn, sympy_fn, float(complexity))})
+    base = base if isinstance(base, Library) else Library(base)
+    return base.adding(SymbolicFunction(name, torch_fn, sympy_fn, float(complexity)))

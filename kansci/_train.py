@@ -370,17 +370,16 @@ class _Run:
             if self.manual:
                 self.last = loss_and_grad(model, self.refs, self.data_feats, self.lamb,
                                           self.reg_weights)
-                mse = float(self.last[0])
-                value = mse + self.lamb * float(self.last[1]) if self.lamb > 0 else mse
             else:
                 obj = self.objective(xb, yb, *self.data_feats)
                 obj.backward()
                 value = float(obj.detach())
             if self.ranks is not None:  # the mean over every rank's samples
-                mse, reg = self.ranks.mean(self.flat_grad, float(self.last[0]),
-                                           float(self.last[1]))
-                self.last = (mse, reg)
-                value = mse + self.lamb * reg if self.lamb > 0 else mse
+                self.last = tuple(self.ranks.mean(self.flat_grad, float(self.last[0]),
+                                                  float(self.last[1])))
+            if self.manual or self.ranks is not None:  # the objective from its parts
+                mse = float(self.last[0])
+                value = mse + self.lamb * float(self.last[1]) if self.lamb > 0 else mse
             return Objective(value, self.last)
 
         if isinstance(optimizer, LBFGS):

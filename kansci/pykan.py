@@ -50,7 +50,7 @@ from ._hypothesis import test_general_separability as _test_general_separability
 from ._hypothesis import test_symmetry as _test_symmetry
 from ._symbolic_lib import SYMBOLIC_LIB as _DEFAULT_LIBRARY
 from ._symbolic_lib import Library as _Library
-from ._symbolic_lib import SymbolicFunction as _SymbolicFunction
+from ._symbolic_lib import add_symbolic as _add_symbolic
 
 # pykan has one library that add_symbolic changes for every model; this namespace keeps one
 # such library of its own (kansci's SYMBOLIC_LIB never changes): every KAN made here uses it
@@ -657,14 +657,12 @@ def add_symbolic(name, fun, c=1, fun_singularity=None):
     """Register a symbolic function under ``name`` for every KAN of this namespace, as pykan
     does (pykan's signature: ``fun`` a torch function; its SymPy form is SymPy's function of
     that name when there is one). kansci's own ``SYMBOLIC_LIB`` is left as it is."""
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty str, got {name!r}.")
-    if not callable(fun):
-        raise TypeError("fun must be a callable (a torch function).")
-    sym = getattr(sympy, name, None)
-    if sym is None:
-        sym = sympy.Function(name)
-    SYMBOLIC_LIB._entries[name] = _SymbolicFunction(name, fun, sym, float(c))
+    sym = None  # a bad name: add_symbolic says so
+    if isinstance(name, str) and name:
+        sym = getattr(sympy, name, None)
+        sym = sym if callable(sym) else sympy.Function(name)
+    # checked and built as kansci's add_symbolic builds it; kept in this namespace's library
+    SYMBOLIC_LIB._entries[name] = _add_symbolic(name, fun, sym, c)[name]
 
 
 def detect_separability(model, x, mode="add", score_th=1e-2, res_th=1e-2, n_clusters=None,
